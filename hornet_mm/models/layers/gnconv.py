@@ -1,0 +1,277 @@
+"""Recursive gated convolution (gnConv) and its parts, in one place.
+
+HorNet: Efficient High-Order Spatial Interactions with Recursive Gated
+Convolutions, Rao et al., NeurIPS 2022 (https://arxiv.org/abs/2207.14284).
+Original release: https://github.com/raoyongming/HorNet (MIT licence).
+
+This module holds the only implementation of the three building blocks that
+the HorNet backbone, the gnConv FPN neck and the gnConv UPerNet head share:
+
+* :class:`LayerNorm2d`: LayerNorm over the channel axis of ``(B, C, H, W)``.
+* :class:`GlobalLocalFilter`: the global-local filter (3x3 depthwise conv on
+  one half of the channels, a learnable filter in the Fourier domain on the
+  other half).
+* :class:`GnConv`: gnConv of order ``n``, in the backbone form (``C -> C``,
+  scale 1/3) and the decoder form (``in -> out``, optional ``proj_out``, norm
+  and activation).
+
+Deviations from the original release:
+
+* The FFT branch of the global-local filter runs in float32 with autocast
+  disabled, for any input dtype, and its result is cast back to the input
+  dtype (the release casts to float32 but leaves autocast on and returns
+  float32 under fp16 training).
+* Loading a ``complex_weight`` of another filter size resizes it bilinearly
+  (``align_corners=True``, the same rule the forward pass uses) with a logged
+  warning; a release checkpoint trained at 224 thus loads into a 384 model.
+"""
+import copy
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.logging import print_log
+
+__all__ = ['LayerNorm2d', 'GlobalLocalFilter', 'GnConv', 'build_mixer',
+           'gnconv_widths']
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of a channel-first ``(B, C, H, W)`` map.
+
+    Args:
+        num_channels: Number of channels ``C`` normalised together.
+        eps: Added to the variance for numerical stability.
+
+    Example:
+        >>> LayerNorm2d(8)(torch.rand(2, 8, 5, 7)).shape
+        torch.Size([2, 8, 5, 7])
+    """
+
+    def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
+        super().__init__(num_channels, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias,
+                         self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+def _resize_filter(weight: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Resize a ``(C, h, w, 2)`` complex filter over ``(h, w)`` bilinearly."""
+    weight = F.interpolate(
+        weight.permute(3, 0, 1, 2),
+        size=tuple(size),
+        mode='bilinear',
+        align_corners=True)
+    return weight.permute(1, 2, 3, 0)
+
+
+class GlobalLocalFilter(nn.Module):
+    """Global-local filter: half local (3x3 depthwise), half global (FFT).
+
+    The input is layer-normalised and split into two halves. The first half
+    goes through a 3x3 depthwise conv; the second is transformed with
+    ``rfft2``, multiplied by a learnable complex filter and transformed back.
+    The halves are interleaved (channel ``2i`` from the local half, ``2i+1``
+    from the global half) and layer-normalised again.
+
+    Args:
+        channels: Number of input (and output) channels; must be even.
+        h: Height of the complex filter (the spectrum's height ``H``).
+        w: Width of the complex filter (the spectrum's width ``W // 2 + 1``).
+            A filter whose ``(h, w)`` differs from the spectrum of the input
+            is resized bilinearly, so any input size works.
+
+    Example:
+        >>> gf = GlobalLocalFilter(16, h=14, w=8)
+        >>> gf(torch.rand(2, 16, 13, 19)).shape
+        torch.Size([2, 16, 13, 19])
+    """
+
+    def __init__(self, channels: int, h: int = 14, w: int = 8) -> None:
+        super().__init__()
+        if channels % 2:
+            raise ValueError(
+                f'GlobalLocalFilter needs an even channel count, got {channels}')
+        half = channels // 2
+        self.dw = nn.Conv2d(half, half, 3, padding=1, bias=False, groups=half)
+        self.complex_weight = nn.Parameter(torch.empty(half, h, w, 2))
+        nn.init.trunc_normal_(self.complex_weight, std=0.02)
+        self.pre_norm = LayerNorm2d(channels)
+        self.post_norm = LayerNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pre_norm(x)
+        local, glob = torch.chunk(x, 2, dim=1)
+        local = self.dw(local)
+        glob = self._global_filter(glob).to(local.dtype)
+        batch, half, height, width = local.shape
+        x = torch.stack((local, glob), dim=2).reshape(batch, 2 * half, height,
+                                                      width)
+        return self.post_norm(x)
+
+    def _global_filter(self, x: torch.Tensor) -> torch.Tensor:
+        """Multiply by the learnable filter in the 2-D Fourier domain.
+
+        Runs in float32 whatever the input dtype or autocast state: cuFFT has
+        no bf16 kernels and half-precision FFTs only take power-of-two sizes.
+        """
+        height, width = x.shape[-2:]
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            spec = torch.fft.rfft2(x.float(), dim=(2, 3), norm='ortho')
+            weight = self.complex_weight.float()
+            if tuple(weight.shape[1:3]) != tuple(spec.shape[2:4]):
+                weight = _resize_filter(weight, spec.shape[2:4])
+            spec = spec * torch.view_as_complex(weight.contiguous())
+            return torch.fft.irfft2(
+                spec, s=(height, width), dim=(2, 3), norm='ortho')
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        key = prefix + 'complex_weight'
+        weight = state_dict.get(key)
+        own = self.complex_weight
+        if (isinstance(weight, torch.Tensor) and weight.shape != own.shape
+                and weight.dim() == 4 and weight.shape[0] == own.shape[0]
+                and weight.shape[3] == 2):
+            print_log(
+                f'Resizing {key} from {tuple(weight.shape[1:3])} to '
+                f'{tuple(own.shape[1:3])} (bilinear, align_corners=True)',
+                logger='current',
+                level=30)  # logging.WARNING
+            state_dict[key] = _resize_filter(weight.float(),
+                                             own.shape[1:3]).to(weight.dtype)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def build_mixer(cfg: dict, channels: int) -> nn.Module:
+    """Build the depthwise spatial mixer of a gnConv.
+
+    Args:
+        cfg: ``dict(type='DW', kernel_size=7)`` for a depthwise conv with bias
+            or ``dict(type='GF', h=14, w=8)`` for a :class:`GlobalLocalFilter`
+            (the format of mmpretrain's ``dw_cfg``; lower case is accepted).
+        channels: Channels mixed (``sum(C_k)`` for a gnConv).
+    """
+    cfg = copy.deepcopy(dict(cfg))
+    mixer_type = str(cfg.pop('type', '')).upper()
+    if mixer_type == 'DW':
+        kernel_size = cfg.pop('kernel_size', 7)
+        bias = cfg.pop('bias', True)
+        if cfg:
+            raise ValueError(f'Unknown keys {sorted(cfg)} for a DW mixer')
+        return nn.Conv2d(
+            channels,
+            channels,
+            kernel_size,
+            padding=(kernel_size - 1) // 2,
+            bias=bias,
+            groups=channels)
+    if mixer_type == 'GF':
+        return GlobalLocalFilter(channels, **cfg)
+    raise ValueError(
+        f"Unknown gnConv mixer type {mixer_type!r}: expected 'DW' or 'GF'")
+
+
+def gnconv_widths(dim: int, order: int) -> List[int]:
+    """Channel widths ``C_k = dim / 2^(order-1-k)`` of a gnConv, k = 0..n-1.
+
+    Example:
+        >>> gnconv_widths(256, 3)
+        [64, 128, 256]
+    """
+    if order < 1:
+        raise ValueError(f'gnConv order must be >= 1, got {order}')
+    if dim % 2**(order - 1):
+        raise ValueError(f'gnConv width {dim} is not divisible by '
+                         f'2^(order-1) = {2**(order - 1)}')
+    return [dim // 2**(order - 1 - k) for k in range(order)]
+
+
+class GnConv(nn.Module):
+    """Recursive gated convolution of order ``n``.
+
+    ``proj_in`` (1x1) maps the input to ``2D`` channels, split into ``p``
+    (``C_0``) and ``q`` (``sum(C_k)``). ``q`` goes through one depthwise
+    mixer, is scaled by ``scale`` and split into ``q_0 .. q_{n-1}``. Then
+    ``x = p * q_0`` and ``x = pw_i(x) * q_{i+1}`` for ``i < n-1``, followed by
+    ``proj_out`` (1x1), an optional norm and an optional activation.
+
+    Backbone form: ``GnConv(C, order=n, scale=1/3)``. Decoder form:
+    ``GnConv(in, out, order=2, mixer_cfg=..., norm_cfg=..., act_cfg=...)``.
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels; defaults to ``in_channels``.
+        order: Order ``n`` of the recursion.
+        mixer_cfg: Spatial mixer, see :func:`build_mixer`.
+        scale: Factor applied to the mixer output (1/3 in the backbone).
+        dim_ratio: Inner width ``D = out_channels * dim_ratio``.
+        with_proj_out: Whether to apply the 1x1 output projection ``D -> out``.
+            Without it ``D`` must equal ``out_channels``.
+        norm_cfg: mmcv-style norm config applied after the projection.
+        act_cfg: mmcv-style activation config applied last.
+
+    Example:
+        >>> GnConv(32, order=3)(torch.rand(1, 32, 9, 11)).shape
+        torch.Size([1, 32, 9, 11])
+        >>> GnConv(48, 16, order=2, norm_cfg=dict(type='BN'),
+        ...        act_cfg=dict(type='ReLU'))(torch.rand(2, 48, 8, 8)).shape
+        torch.Size([2, 16, 8, 8])
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: Optional[int] = None,
+                 order: int = 5,
+                 mixer_cfg: Union[dict, None] = None,
+                 scale: float = 1.0,
+                 dim_ratio: float = 1.0,
+                 with_proj_out: bool = True,
+                 norm_cfg: Optional[dict] = None,
+                 act_cfg: Optional[dict] = None) -> None:
+        super().__init__()
+        out_channels = in_channels if out_channels is None else out_channels
+        dim = int(out_channels * dim_ratio)
+        if not with_proj_out and dim != out_channels:
+            raise ValueError('GnConv without proj_out needs dim_ratio=1 '
+                             f'(inner width {dim} != out_channels '
+                             f'{out_channels})')
+        self.order = order
+        self.dims = gnconv_widths(dim, order)
+        self.scale = scale
+        mixer_cfg = dict(type='DW', kernel_size=7) if mixer_cfg is None \
+            else mixer_cfg
+
+        self.proj_in = nn.Conv2d(in_channels, 2 * dim, 1)
+        self.dwconv = build_mixer(mixer_cfg, sum(self.dims))
+        self.pws = nn.ModuleList(
+            nn.Conv2d(self.dims[k], self.dims[k + 1], 1)
+            for k in range(order - 1))
+        self.proj_out = nn.Conv2d(dim, out_channels, 1) if with_proj_out \
+            else nn.Identity()
+
+        self.norm: nn.Module = nn.Identity()
+        self.act: nn.Module = nn.Identity()
+        if norm_cfg is not None:
+            from mmcv.cnn import build_norm_layer
+            self.norm = build_norm_layer(norm_cfg, out_channels)[1]
+        if act_cfg is not None:
+            from mmcv.cnn import build_activation_layer
+            self.act = build_activation_layer(act_cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p, q = torch.split(
+            self.proj_in(x), (self.dims[0], sum(self.dims)), dim=1)
+        q = self.dwconv(q)
+        if self.scale != 1.0:
+            q = q * self.scale
+        gates: Tuple[torch.Tensor, ...] = torch.split(q, self.dims, dim=1)
+        x = p * gates[0]
+        for k, pw in enumerate(self.pws):
+            x = pw(x) * gates[k + 1]
+        return self.act(self.norm(self.proj_out(x)))
+
