@@ -127,6 +127,10 @@ EOF
 }
 WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION/$MMCV_KEY"
 INSTALLED_KEY_FILE="$VENV/.hornet_mm_mmcv_key"
+# mmcv's runtime needs come first: its setup.py records an opencv requirement
+# only when no cv2 is importable at build time (and then the GUI build, which
+# needs libGL), and importing mmcv needs mmengine.
+"${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$REPO/requirements/mmcv.txt"
 if mmcv_ok && [[ -f "$INSTALLED_KEY_FILE" && "$(cat "$INSTALLED_KEY_FILE")" == "$MMCV_KEY" ]]; then
     log "mmcv $MMCV_VERSION with ops already installed ($MMCV_KEY)"
 else
@@ -156,8 +160,6 @@ else
         log "using cached mmcv wheel from $WHEEL_DIR"
     fi
     "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
-    # mmcv's own runtime needs (without letting pip touch torch).
-    "${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$REPO/requirements/mmcv.txt"
     mmcv_ok || die "mmcv was installed from $WHEEL_DIR but its ops do not run"
     echo "$MMCV_KEY" > "$INSTALLED_KEY_FILE"
 fi

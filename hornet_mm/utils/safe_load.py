@@ -17,16 +17,39 @@ of a training run and listing its globals:
   hold (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``,
   ``numpy.core.multiarray.scalar``, ``numpy.dtype`` and its per-type classes).
 
+plus one narrowed builtin: mmengine pickles the statistics methods of a
+``HistoryBuffer`` (``min``, ``max``, ``mean``, ``current`` and any registered
+with ``HistoryBuffer.statistics_method``) as ``getattr(HistoryBuffer, name)``.
+Instead of allowing ``builtins.getattr`` itself, the name is bound to
+:func:`history_buffer_getattr`, which resolves exactly those attributes and
+refuses everything else.
+
 None of them can run code on load: numpy's reconstructors only build arrays,
 and HistoryBuffer is restored by setting its attributes. Any other global in
 a file still makes ``torch.load`` refuse it.
 """
-from typing import List
+import pickle
+from typing import Any, List
 
 import numpy as np
 import torch
 
-__all__ = ['mmengine_checkpoint_globals', 'allow_mmengine_checkpoints']
+__all__ = ['mmengine_checkpoint_globals', 'allow_mmengine_checkpoints',
+           'history_buffer_getattr']
+
+
+def history_buffer_getattr(obj: Any, name: str) -> Any:
+    """``getattr`` limited to the statistics methods of ``HistoryBuffer``."""
+    from mmengine.logging import HistoryBuffer
+    is_buffer = obj is HistoryBuffer or isinstance(obj, HistoryBuffer)
+    # the four built-in methods are registered by the first HistoryBuffer
+    # created, which may not exist yet in this process
+    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    if is_buffer and name in allowed:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'getattr({obj!r}, {name!r}) is not allowed when loading '
+        'a checkpoint: only HistoryBuffer statistics methods are')
 
 
 def mmengine_checkpoint_globals() -> List[object]:
@@ -40,7 +63,8 @@ def mmengine_checkpoint_globals() -> List[object]:
     dtypes = {type(np.dtype(code)) for code in np.typecodes['All'] if code}
     dtypes.add(type(np.dtype(np.bool_)))
     return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype,
-            *sorted(dtypes, key=lambda t: t.__name__)]
+            *sorted(dtypes, key=lambda t: t.__name__),
+            (history_buffer_getattr, 'builtins.getattr')]
 
 
 def allow_mmengine_checkpoints() -> None:
@@ -51,5 +75,5 @@ def allow_mmengine_checkpoints() -> None:
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is None:  # pragma: no cover - torch < 2.4
         return
-    current = set(map(id, torch.serialization.get_safe_globals()))
-    add([g for g in mmengine_checkpoint_globals() if id(g) not in current])
+    current = torch.serialization.get_safe_globals()
+    add([g for g in mmengine_checkpoint_globals() if g not in current])

@@ -39,7 +39,7 @@ def main() -> int:
         meta = convert_checkpoint(
             args.src, args.dst, use_ema=args.ema, unsafe_load=args.unsafe_load)
     except (ValueError, FileNotFoundError) as err:
-        logger.error(f'conversion failed: {err}')
+        sys.stderr.write(f'error: conversion failed: {err}\n')
         return 1
     logger.info(f"converted {args.src} (arch {meta['arch']}, "
                 f"{meta.get('num_classes', 'no')} classes) -> {args.dst}")

@@ -214,7 +214,8 @@ class HorNet(BaseModule):
                     LayerNorm2d(self.dims[i]),
                     nn.Conv2d(self.dims[i], self.dims[i + 1], 2, stride=2)))
 
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = torch.linspace(
+            0, drop_path_rate, sum(depths), device='cpu').tolist()
         self.stages = nn.ModuleList()
         for i in range(self.num_stages):
             first = sum(depths[:i])

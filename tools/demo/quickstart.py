@@ -1,0 +1,162 @@
+"""End-to-end run: a released-layout checkpoint to top-5 predictions.
+
+Steps (each prints what it did and where its output went):
+
+1. the checkpoint: a HorNet-T-GF classifier file in the official release's
+   layout (``{'model': ...}``). Pass ``--official PATH`` to use a downloaded
+   release file; by default a seeded, randomly initialised model is written in
+   that layout (no weights can be downloaded here), so the predicted classes
+   are not meaningful, only the pipeline is;
+2. conversion with ``tools/model_converters/hornet_to_mm.py``, checked tensor
+   by tensor against the source;
+3. a demo picture, classified with ``tools/inference.py`` through the
+   mmpretrain config ``configs/hornet/hornet-tiny-gf_8xb128_in1k.py``;
+4. the parameter counts of all classification models next to the published
+   ones.
+
+Example:
+    python tools/demo/quickstart.py --work-dir work_dirs/quickstart
+"""
+import argparse
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs', 'hornet', 'hornet-tiny-gf_8xb128_in1k.py')
+PUBLISHED_PARAMS = [('tiny', 22.41), ('tiny-gf', 22.99), ('small', 49.53),
+                    ('small-gf', 50.40), ('base', 87.26), ('base-gf', 88.42),
+                    ('large', 194.54), ('large-gf', 196.29),
+                    ('large-gf384', 201.23)]
+# The published 201.23M of large-gf384 is the count with filter sizes (24, 12)
+# and (13, 7); the released model's (24, 13) and (12, 7) give 201.81M.
+NOTES = {'large-gf384': '  (published figure uses 24x12/13x7 filters)'}
+
+
+def step(index: int, text: str) -> None:
+    sys.stdout.write(f'\n[{index}/4] {text}\n')
+    sys.stdout.flush()
+
+
+def run(cmd: list) -> str:
+    sys.stdout.write('  $ ' + ' '.join(osp.relpath(c, REPO) if osp.isabs(c)
+                                       else c for c in cmd) + '\n')
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(f'command failed with exit code {result.returncode}')
+    return result.stdout
+
+
+def make_release_layout_checkpoint(path: str, seed: int) -> None:
+    from hornet_mm.apis import export_official_state_dict
+    from hornet_mm.models import HorNet
+    torch.manual_seed(seed)
+    backbone = HorNet('tiny-gf')
+    with torch.no_grad():  # layer scales away from their 1e-6 init
+        for name, param in backbone.named_parameters():
+            if 'gamma' in name:
+                param.uniform_(0.1, 0.5)
+    head = torch.nn.Linear(512, 1000)
+    torch.nn.init.trunc_normal_(head.weight, std=0.02)
+    state = {'backbone.' + k: v for k, v in backbone.state_dict().items()}
+    state.update({'head.fc.' + k: v for k, v in head.state_dict().items()})
+    torch.save({'model': export_official_state_dict(state)}, path)
+
+
+def make_demo_image(path: str, seed: int) -> None:
+    import cv2
+    rng = np.random.default_rng(seed)
+    height, width = 300, 400
+    yy, xx = np.mgrid[0:height, 0:width]
+    img = np.stack([xx / width * 200, yy / height * 180,
+                    np.full_like(xx, 90.0)], axis=-1).astype(np.uint8)
+    for _ in range(6):
+        center = (int(rng.integers(40, width - 40)),
+                  int(rng.integers(40, height - 40)))
+        color = tuple(int(c) for c in rng.integers(0, 255, 3))
+        if rng.random() < 0.5:
+            cv2.circle(img, center, int(rng.integers(15, 60)), color, -1)
+        else:
+            size = int(rng.integers(20, 70))
+            cv2.rectangle(img, (center[0] - size, center[1] - size // 2),
+                          (center[0] + size, center[1] + size // 2), color,
+                          -1)
+    if not cv2.imwrite(path, img):
+        raise SystemExit(f'could not write {path}')
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--work-dir', default='work_dirs/quickstart')
+    parser.add_argument('--official', help='a released HorNet-T-GF file')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args()
+    work_dir = osp.abspath(args.work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    start = time.time()
+    python = sys.executable
+
+    step(1, 'checkpoint in the official release layout')
+    if args.official:
+        source = osp.abspath(args.official)
+        sys.stdout.write(f'  using {source}\n')
+    else:
+        source = osp.join(work_dir, 'hornet_tiny_gf_release_layout.pth')
+        make_release_layout_checkpoint(source, args.seed)
+        sys.stdout.write(f'  wrote {source} (seeded random weights: the '
+                         'predictions below are not meaningful)\n')
+
+    step(2, 'convert to an mmengine checkpoint')
+    converted = osp.join(work_dir, 'hornet-tiny-gf_in1k.pth')
+    out = run([python, osp.join(REPO, 'tools', 'model_converters',
+                                'hornet_to_mm.py'), source, converted])
+    sys.stdout.write(out)
+    from hornet_mm.apis import load_checkpoint_file
+    from hornet_mm.models import convert_hornet_state_dict, unwrap_checkpoint
+    expected = convert_hornet_state_dict(
+        unwrap_checkpoint(load_checkpoint_file(source)))
+    written = load_checkpoint_file(converted)['state_dict']
+    same = all(torch.equal(written[k], v) for k, v in expected.items())
+    if not same or written.keys() != expected.keys():
+        raise SystemExit('converted weights differ from the source')
+    sys.stdout.write(f'  {converted}: {len(written)} tensors, all equal to '
+                     'the source\n')
+
+    step(3, 'classify a picture (top-5)')
+    image = osp.join(work_dir, 'demo.jpg')
+    make_demo_image(image, args.seed)
+    result_json = osp.join(work_dir, 'predictions.json')
+    out = run([python, osp.join(REPO, 'tools', 'inference.py'), image,
+               '--config', CONFIG, '--checkpoint', converted, '--out',
+               result_json])
+    sys.stdout.write(out)
+
+    step(4, 'parameter counts (1000-class classifiers) vs published')
+    from hornet_mm.models import HorNet
+    sys.stdout.write(f"  {'arch':<12} {'params (M)':>10} {'published':>10}\n")
+    for arch, published in PUBLISHED_PARAMS:
+        with torch.device('meta'):
+            backbone = HorNet(arch)
+        count = sum(p.numel() for p in backbone.parameters())
+        count += backbone.dims[-1] * 1000 + 1000
+        sys.stdout.write(
+            f'  {arch:<12} {count / 1e6:>10.2f} {published:>10.2f}'
+            f"{NOTES.get(arch, '')}\n")
+
+    sys.stdout.write(
+        f'\nDone in {time.time() - start:.0f} s. Outputs in {work_dir}:\n'
+        f'  source checkpoint   {source}\n'
+        f'  converted           {converted}\n'
+        f'  picture             {image}\n'
+        f'  predictions         {result_json}\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
