@@ -32,7 +32,8 @@ ORDERS = [2, 3, 4, 5]
 _SEVEN = ('dw', 7)
 
 
-def _arch(width: int, gf_sizes: Optional[Sequence[Tuple[int, int]]] = None) -> dict:
+def _arch(width: int,
+          gf_sizes: Optional[Sequence[Tuple[int, int]]] = None) -> dict:
     if gf_sizes is None:
         mixers = [_SEVEN] * 4
     else:
@@ -83,7 +84,7 @@ def gnconv_widths(dim: int, order: int) -> List[int]:
     """C_k = dim / 2^(order-1-k), k = 0..order-1 (C_{order-1} == dim)."""
     widths = []
     for k in range(order):
-        div = 2 ** (order - 1 - k)
+        div = 2**(order - 1 - k)
         if dim % div:
             raise ValueError(f'dim {dim} not divisible by {div}')
         widths.append(dim // div)
@@ -158,7 +159,8 @@ def make_official_state_dict(arch: str,
     # downsampling: channel-first LN then conv 2x2/2
     for i in range(1, 4):
         ln(f'downsample_layers.{i}.0.', dims[i - 1])
-        sd[f'downsample_layers.{i}.1.weight'] = conv_w(dims[i], dims[i - 1], 2, 2)
+        sd[f'downsample_layers.{i}.1.weight'] = conv_w(dims[i], dims[i - 1], 2,
+                                                       2)
         sd[f'downsample_layers.{i}.1.bias'] = small_bias(dims[i])
 
     for s in range(4):
@@ -181,10 +183,12 @@ def make_official_state_dict(arch: str,
                 half = sum_c // 2
                 ln(p + 'gnconv.dwconv.pre_norm.', sum_c)
                 sd[p + 'gnconv.dwconv.dw.weight'] = conv_w(half, 1, 3, 3)
-                sd[p + 'gnconv.dwconv.complex_weight'] = 0.5 * randn(half, h, w, 2)
+                sd[p + 'gnconv.dwconv.complex_weight'] = 0.5 * randn(
+                    half, h, w, 2)
                 ln(p + 'gnconv.dwconv.post_norm.', sum_c)
             for k in range(order - 1):
-                sd[p + f'gnconv.pws.{k}.weight'] = conv_w(widths[k + 1], widths[k], 1, 1)
+                sd[p + f'gnconv.pws.{k}.weight'] = conv_w(
+                    widths[k + 1], widths[k], 1, 1)
                 sd[p + f'gnconv.pws.{k}.bias'] = small_bias(widths[k + 1])
             sd[p + 'gnconv.proj_out.weight'] = conv_w(dim, dim, 1, 1)
             sd[p + 'gnconv.proj_out.bias'] = small_bias(dim)
@@ -210,7 +214,9 @@ def count_params(state_dict: Dict[str, torch.Tensor]) -> int:
 # ----------------------------------------------------------------------------
 # Functional building blocks
 # ----------------------------------------------------------------------------
-def layer_norm_cf(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+def layer_norm_cf(x: torch.Tensor,
+                  weight: torch.Tensor,
+                  bias: torch.Tensor,
                   eps: float = LN_EPS) -> torch.Tensor:
     """LayerNorm over the channel axis of (B, C, H, W) with per-channel affine."""
     mean = x.mean(dim=1, keepdim=True)
@@ -219,13 +225,16 @@ def layer_norm_cf(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
     return x * weight[:, None, None] + bias[:, None, None]
 
 
-def layer_norm_cl(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+def layer_norm_cl(x: torch.Tensor,
+                  weight: torch.Tensor,
+                  bias: torch.Tensor,
                   eps: float = LN_EPS) -> torch.Tensor:
     """LayerNorm over the last axis."""
     return F.layer_norm(x, (x.shape[-1], ), weight, bias, eps)
 
 
-def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def conv1x1(x: torch.Tensor, weight: torch.Tensor,
+            bias: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, weight, bias)
 
 
@@ -236,7 +245,8 @@ def depthwise_conv(x: torch.Tensor, weight: torch.Tensor,
     return F.conv2d(x, weight, bias, padding=(k - 1) // 2, groups=x.shape[1])
 
 
-def resize_complex_weight(weight: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+def resize_complex_weight(weight: torch.Tensor,
+                          size: Tuple[int, int]) -> torch.Tensor:
     """Bilinear resize (align_corners=True) of a (C, h, w, 2) filter over (h, w)."""
     if tuple(weight.shape[1:3]) == tuple(size):
         return weight
@@ -248,34 +258,44 @@ def resize_complex_weight(weight: torch.Tensor, size: Tuple[int, int]) -> torch.
 def global_local_filter(x: torch.Tensor, sd: Dict[str, torch.Tensor],
                         prefix: str) -> torch.Tensor:
     """Global-local filter; ``prefix`` ends with 'dwconv.'."""
-    x = layer_norm_cf(x, sd[prefix + 'pre_norm.weight'], sd[prefix + 'pre_norm.bias'])
+    x = layer_norm_cf(x, sd[prefix + 'pre_norm.weight'],
+                      sd[prefix + 'pre_norm.bias'])
     c = x.shape[1]
     a, b = x[:, :c // 2], x[:, c // 2:]
     # local half: 3x3 depthwise, no bias
     a = depthwise_conv(a, sd[prefix + 'dw.weight'], None)
     # global half: filter in the 2-D real-FFT domain, in float32
     bb, cc, h, w = b.shape
-    spec = torch.fft.rfft2(b.float(), dim=(2, 3), norm='ortho')  # (B, C/2, H, W//2+1)
-    cw = resize_complex_weight(sd[prefix + 'complex_weight'].float(), spec.shape[2:4])
+    spec = torch.fft.rfft2(
+        b.float(), dim=(2, 3), norm='ortho')  # (B, C/2, H, W//2+1)
+    cw = resize_complex_weight(sd[prefix + 'complex_weight'].float(),
+                               spec.shape[2:4])
     spec = spec * torch.view_as_complex(cw.contiguous())
     b = torch.fft.irfft2(spec, s=(h, w), dim=(2, 3), norm='ortho')
     # interleave: out[2i] = a[i], out[2i+1] = b[i]
     out = torch.stack([a, b.to(a.dtype)], dim=2).reshape(bb, 2 * cc, h, w)
-    return layer_norm_cf(out, sd[prefix + 'post_norm.weight'], sd[prefix + 'post_norm.bias'])
+    return layer_norm_cf(out, sd[prefix + 'post_norm.weight'],
+                         sd[prefix + 'post_norm.bias'])
 
 
-def gnconv(x: torch.Tensor, sd: Dict[str, torch.Tensor], prefix: str, order: int,
-           mixer: str, scale: float = 1.0 / 3) -> torch.Tensor:
+def gnconv(x: torch.Tensor,
+           sd: Dict[str, torch.Tensor],
+           prefix: str,
+           order: int,
+           mixer: str,
+           scale: float = 1.0 / 3) -> torch.Tensor:
     """Recursive gated convolution; ``prefix`` ends with 'gnconv.'.
 
     ``mixer`` is 'dw' (KxK depthwise conv with bias) or 'gf' (global-local filter).
     """
     dim = x.shape[1]
     widths = gnconv_widths(dim, order)
-    fused = conv1x1(x, sd[prefix + 'proj_in.weight'], sd[prefix + 'proj_in.bias'])
+    fused = conv1x1(x, sd[prefix + 'proj_in.weight'],
+                    sd[prefix + 'proj_in.bias'])
     p, q = fused[:, :widths[0]], fused[:, widths[0]:]
     if mixer == 'dw':
-        q = depthwise_conv(q, sd[prefix + 'dwconv.weight'], sd[prefix + 'dwconv.bias'])
+        q = depthwise_conv(q, sd[prefix + 'dwconv.weight'],
+                           sd[prefix + 'dwconv.bias'])
     elif mixer == 'gf':
         q = global_local_filter(q, sd, prefix + 'dwconv.')
     else:
@@ -284,20 +304,28 @@ def gnconv(x: torch.Tensor, sd: Dict[str, torch.Tensor], prefix: str, order: int
     qs = torch.split(q, widths, dim=1)
     out = p * qs[0]
     for i in range(order - 1):
-        out = conv1x1(out, sd[prefix + f'pws.{i}.weight'], sd[prefix + f'pws.{i}.bias'])
+        out = conv1x1(out, sd[prefix + f'pws.{i}.weight'],
+                      sd[prefix + f'pws.{i}.bias'])
         out = out * qs[i + 1]
-    return conv1x1(out, sd[prefix + 'proj_out.weight'], sd[prefix + 'proj_out.bias'])
+    return conv1x1(out, sd[prefix + 'proj_out.weight'],
+                   sd[prefix + 'proj_out.bias'])
 
 
-def hornet_block(x: torch.Tensor, sd: Dict[str, torch.Tensor], prefix: str, order: int,
-                 mixer: str, scale: float = 1.0 / 3) -> torch.Tensor:
+def hornet_block(x: torch.Tensor,
+                 sd: Dict[str, torch.Tensor],
+                 prefix: str,
+                 order: int,
+                 mixer: str,
+                 scale: float = 1.0 / 3) -> torch.Tensor:
     """One HorNet block (eval mode, no drop path); ``prefix`` ends with '.'."""
-    y = layer_norm_cf(x, sd[prefix + 'norm1.weight'], sd[prefix + 'norm1.bias'])
+    y = layer_norm_cf(x, sd[prefix + 'norm1.weight'],
+                      sd[prefix + 'norm1.bias'])
     y = gnconv(y, sd, prefix + 'gnconv.', order, mixer, scale)
     x = x + sd[prefix + 'gamma1'][:, None, None] * y
 
     y = x.permute(0, 2, 3, 1)  # channels-last
-    y = layer_norm_cl(y, sd[prefix + 'norm2.weight'], sd[prefix + 'norm2.bias'])
+    y = layer_norm_cl(y, sd[prefix + 'norm2.weight'],
+                      sd[prefix + 'norm2.bias'])
     y = F.linear(y, sd[prefix + 'pwconv1.weight'], sd[prefix + 'pwconv1.bias'])
     y = F.gelu(y)  # exact (erf) GELU
     y = F.linear(y, sd[prefix + 'pwconv2.weight'], sd[prefix + 'pwconv2.bias'])
@@ -305,7 +333,9 @@ def hornet_block(x: torch.Tensor, sd: Dict[str, torch.Tensor], prefix: str, orde
     return x + y.permute(0, 3, 1, 2)
 
 
-def reference_forward(state_dict: Dict[str, torch.Tensor], x: torch.Tensor, arch,
+def reference_forward(state_dict: Dict[str, torch.Tensor],
+                      x: torch.Tensor,
+                      arch,
                       scale: float = 1.0 / 3) -> dict:
     """Eval-mode forward from an official-layout state dict.
 
@@ -321,19 +351,27 @@ def reference_forward(state_dict: Dict[str, torch.Tensor], x: torch.Tensor, arch
     stages = []
     for s in range(4):
         if s == 0:
-            x = F.conv2d(x, sd['downsample_layers.0.0.weight'],
-                         sd['downsample_layers.0.0.bias'], stride=4)
+            x = F.conv2d(
+                x,
+                sd['downsample_layers.0.0.weight'],
+                sd['downsample_layers.0.0.bias'],
+                stride=4)
             x = layer_norm_cf(x, sd['downsample_layers.0.1.weight'],
                               sd['downsample_layers.0.1.bias'])
         else:
             x = layer_norm_cf(x, sd[f'downsample_layers.{s}.0.weight'],
                               sd[f'downsample_layers.{s}.0.bias'])
-            x = F.conv2d(x, sd[f'downsample_layers.{s}.1.weight'],
-                         sd[f'downsample_layers.{s}.1.bias'], stride=2)
+            x = F.conv2d(
+                x,
+                sd[f'downsample_layers.{s}.1.weight'],
+                sd[f'downsample_layers.{s}.1.bias'],
+                stride=2)
         mixer = cfg['mixers'][s][0]
         for b in range(cfg['depths'][s]):
-            x = hornet_block(x, sd, f'stages.{s}.{b}.', cfg['orders'][s], mixer, scale)
+            x = hornet_block(x, sd, f'stages.{s}.{b}.', cfg['orders'][s],
+                             mixer, scale)
         stages.append(x)
-    pooled = layer_norm_cl(x.mean(dim=(2, 3)), sd['norm.weight'], sd['norm.bias'])
+    pooled = layer_norm_cl(
+        x.mean(dim=(2, 3)), sd['norm.weight'], sd['norm.bias'])
     logits = F.linear(pooled, sd['head.weight'], sd['head.bias'])
     return dict(stages=stages, pooled=pooled, logits=logits)

@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-
 from reference_hornet import (ARCHS, count_params, global_local_filter, gnconv,
                               gnconv_widths, hornet_block, layer_norm_cf,
                               make_official_state_dict, reference_forward,
@@ -42,8 +41,10 @@ def test_param_count_large_gf384():
     count is 201.81M. Both facts are asserted here.
     """
     sd = make_official_state_dict('large-gf384')
-    assert sd['stages.2.0.gnconv.dwconv.complex_weight'].shape == (720, 24, 13, 2)
-    assert sd['stages.3.0.gnconv.dwconv.complex_weight'].shape == (1488, 12, 7, 2)
+    assert sd['stages.2.0.gnconv.dwconv.complex_weight'].shape == (720, 24, 13,
+                                                                   2)
+    assert sd['stages.3.0.gnconv.dwconv.complex_weight'].shape == (1488, 12, 7,
+                                                                   2)
     assert count_params(sd) == 201_806_824  # 201.81M
 
     mmpretrain_sizes = make_official_state_dict(
@@ -60,9 +61,10 @@ def test_param_count_difference_gf_minus_7x7_by_hand():
     def gf(c, h, w):
         return 4 * c + c // 2 * 9 + c // 2 * h * w * 2
 
-    delta = 18 * (gf(480, 14, 8) - seven(480)) + 2 * (gf(992, 7, 4) - seven(992))
-    assert (count_params(make_official_state_dict('tiny-gf'))
-            - count_params(make_official_state_dict('tiny'))) == delta
+    delta = 18 * (gf(480, 14, 8) - seven(480)) + 2 * (
+        gf(992, 7, 4) - seven(992))
+    assert (count_params(make_official_state_dict('tiny-gf')) -
+            count_params(make_official_state_dict('tiny'))) == delta
 
 
 def test_arch_table():
@@ -80,8 +82,10 @@ def test_arch_table():
                 assert cfg['mixers'][2:] == [('gf', 14, 8), ('gf', 7, 4)]
         else:
             assert cfg['mixers'] == [('dw', 7)] * 4
-    for name in ['tiny', 'tiny-gf', 'small', 'small-gf', 'base', 'base-gf',
-                 'large', 'large-gf', 'large-gf384']:
+    for name in [
+            'tiny', 'tiny-gf', 'small', 'small-gf', 'base', 'base-gf', 'large',
+            'large-gf', 'large-gf384'
+    ]:
         assert name in ARCHS
 
 
@@ -98,7 +102,8 @@ def test_official_key_layout():
     sd = make_official_state_dict('tiny-gf', num_classes=10)
     # 4 downsample layers x 4 tensors, final norm + head (4)
     # 7x7 block: 16 + 2*(order-1) tensors; GF block: 20 + 2*(order-1)
-    n_keys = 16 + 4 + 2 * (16 + 2) + 3 * (16 + 4) + 18 * (20 + 6) + 2 * (20 + 8)
+    n_keys = 16 + 4 + 2 * (16 + 2) + 3 * (16 + 4) + 18 * (20 + 6) + 2 * (20 +
+                                                                         8)
     assert len(sd) == n_keys
     assert len(make_official_state_dict('tiny')) == n_keys - 4 * 20
     shapes = {
@@ -148,10 +153,13 @@ def test_state_dict_seed_and_filter_override():
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a['head.weight'], c['head.weight'])
     d = make_official_state_dict('tiny-gf', filter_sizes=[(24, 13), (12, 7)])
-    assert d['stages.2.0.gnconv.dwconv.complex_weight'].shape == (240, 24, 13, 2)
-    assert d['stages.3.0.gnconv.dwconv.complex_weight'].shape == (496, 12, 7, 2)
+    assert d['stages.2.0.gnconv.dwconv.complex_weight'].shape == (240, 24, 13,
+                                                                  2)
+    assert d['stages.3.0.gnconv.dwconv.complex_weight'].shape == (496, 12, 7,
+                                                                  2)
     e = make_official_state_dict('tiny-gf', filter_sizes={3: (5, 3)})
-    assert e['stages.2.0.gnconv.dwconv.complex_weight'].shape == (240, 14, 8, 2)
+    assert e['stages.2.0.gnconv.dwconv.complex_weight'].shape == (240, 14, 8,
+                                                                  2)
     assert e['stages.3.0.gnconv.dwconv.complex_weight'].shape == (496, 5, 3, 2)
 
 
@@ -210,8 +218,8 @@ def test_gf_real_constant_filter_scales_global_half():
     a, b = y[:, :2], y[:, 2:]
     mixed = torch.stack([a, 2 * b], dim=2).reshape(1, c, h, w)
     expected = layer_norm_cf(mixed, ones, zeros)
-    torch.testing.assert_close(global_local_filter(x, sd, 'g.'), expected,
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        global_local_filter(x, sd, 'g.'), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_gf_phase_ramp_is_circular_shift():
@@ -223,14 +231,16 @@ def test_gf_phase_ramp_is_circular_shift():
     phase = -2 * math.pi * (kh[:, None] / h + kw[None, :] / w)
     sd = _gf_params(c, h, w // 2 + 1)
     sd['g.complex_weight'] = torch.stack(
-        [torch.cos(phase), torch.sin(phase)], dim=-1).expand(c // 2, h, w // 2 + 1, 2).clone()
+        [torch.cos(phase), torch.sin(phase)],
+        dim=-1).expand(c // 2, h, w // 2 + 1, 2).clone()
     x = torch.randn(1, c, h, w)
     ones, zeros = torch.ones(c), torch.zeros(c)
     y = layer_norm_cf(x, ones, zeros)
     a, b = y[:, :2], torch.roll(y[:, 2:], shifts=(1, 1), dims=(2, 3))
-    expected = layer_norm_cf(torch.stack([a, b], dim=2).reshape(1, c, h, w), ones, zeros)
-    torch.testing.assert_close(global_local_filter(x, sd, 'g.'), expected,
-                               atol=1e-5, rtol=1e-5)
+    expected = layer_norm_cf(
+        torch.stack([a, b], dim=2).reshape(1, c, h, w), ones, zeros)
+    torch.testing.assert_close(
+        global_local_filter(x, sd, 'g.'), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_gf_one_by_one_input():
@@ -238,19 +248,21 @@ def test_gf_one_by_one_input():
     c = 4
     x = torch.tensor([1.0, -2.0, 0.5, 3.0]).view(1, c, 1, 1)
     sd = _gf_params(c, 1, 1)
-    sd['g.complex_weight'] = torch.tensor([[[[0.5, 7.0]]], [[[-1.5, 2.0]]]])  # (2,1,1,2)
+    sd['g.complex_weight'] = torch.tensor([[[[0.5, 7.0]]],
+                                           [[[-1.5, 2.0]]]])  # (2,1,1,2)
     sd['g.dw.weight'] = torch.arange(18, dtype=torch.float32).view(2, 1, 3, 3)
     mean = sum([1.0, -2.0, 0.5, 3.0]) / 4
-    var = sum((v - mean) ** 2 for v in [1.0, -2.0, 0.5, 3.0]) / 4
+    var = sum((v - mean)**2 for v in [1.0, -2.0, 0.5, 3.0]) / 4
     y = [(v - mean) / math.sqrt(var + 1e-6) for v in [1.0, -2.0, 0.5, 3.0]]
     a = [y[0] * 4.0, y[1] * 13.0]  # centre taps of kernels 0..8 and 9..17
     b = [y[2] * 0.5, y[3] * -1.5]
     mixed = [a[0], b[0], a[1], b[1]]
     m2 = sum(mixed) / 4
-    v2 = sum((v - m2) ** 2 for v in mixed) / 4
-    expected = torch.tensor([(v - m2) / math.sqrt(v2 + 1e-6) for v in mixed]).view(1, c, 1, 1)
-    torch.testing.assert_close(global_local_filter(x, sd, 'g.'), expected,
-                               atol=1e-5, rtol=1e-5)
+    v2 = sum((v - m2)**2 for v in mixed) / 4
+    expected = torch.tensor([(v - m2) / math.sqrt(v2 + 1e-6)
+                             for v in mixed]).view(1, c, 1, 1)
+    torch.testing.assert_close(
+        global_local_filter(x, sd, 'g.'), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_resize_complex_weight_bilinear_align_corners():
@@ -285,18 +297,24 @@ def test_gnconv_order2_one_pixel_by_hand():
     xv = [0.7, -1.3]
     x = torch.tensor(xv).view(1, 2, 1, 1)
     L = {k: v.tolist() for k, v in sd.items()}
-    fused = [sum(L['n.proj_in.weight'][o][i][0][0] * xv[i] for i in range(2))
-             + L['n.proj_in.bias'][o] for o in range(4)]
+    fused = [
+        sum(L['n.proj_in.weight'][o][i][0][0] * xv[i]
+            for i in range(2)) + L['n.proj_in.bias'][o] for o in range(4)
+    ]
     p = fused[0]
-    q = [(fused[1 + j] * L['n.dwconv.weight'][j][0][3][3] + L['n.dwconv.bias'][j]) * s
-         for j in range(3)]
+    q = [(fused[1 + j] * L['n.dwconv.weight'][j][0][3][3] +
+          L['n.dwconv.bias'][j]) * s for j in range(3)]
     q0, q1 = q[0], q[1:]
     t = p * q0
-    t = [(L['n.pws.0.weight'][o][0][0][0] * t + L['n.pws.0.bias'][o]) * q1[o] for o in range(2)]
-    out = [sum(L['n.proj_out.weight'][o][i][0][0] * t[i] for i in range(2))
-           + L['n.proj_out.bias'][o] for o in range(2)]
+    t = [(L['n.pws.0.weight'][o][0][0][0] * t + L['n.pws.0.bias'][o]) * q1[o]
+         for o in range(2)]
+    out = [
+        sum(L['n.proj_out.weight'][o][i][0][0] * t[i]
+            for i in range(2)) + L['n.proj_out.bias'][o] for o in range(2)
+    ]
     got = gnconv(x, sd, 'n.', order, 'dw', s)
-    torch.testing.assert_close(got, torch.tensor(out).view(1, 2, 1, 1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        got, torch.tensor(out).view(1, 2, 1, 1), atol=1e-5, rtol=1e-5)
 
 
 def test_block_mlp_branch_one_pixel_by_hand():
@@ -304,7 +322,8 @@ def test_block_mlp_branch_one_pixel_by_hand():
     g = torch.Generator().manual_seed(7)
     dim = 2
     sd = {
-        'b.norm1.weight': torch.ones(dim), 'b.norm1.bias': torch.zeros(dim),
+        'b.norm1.weight': torch.ones(dim),
+        'b.norm1.bias': torch.zeros(dim),
         'b.gnconv.proj_in.weight': torch.randn(4, 2, 1, 1, generator=g),
         'b.gnconv.proj_in.bias': torch.zeros(4),
         'b.gnconv.dwconv.weight': torch.randn(3, 1, 7, 7, generator=g),
@@ -314,7 +333,8 @@ def test_block_mlp_branch_one_pixel_by_hand():
         'b.gnconv.proj_out.weight': torch.randn(2, 2, 1, 1, generator=g),
         'b.gnconv.proj_out.bias': torch.zeros(2),
         'b.gamma1': torch.zeros(dim),
-        'b.norm2.weight': torch.tensor([1.5, 0.5]), 'b.norm2.bias': torch.tensor([0.1, -0.2]),
+        'b.norm2.weight': torch.tensor([1.5, 0.5]),
+        'b.norm2.bias': torch.tensor([0.1, -0.2]),
         'b.pwconv1.weight': torch.randn(8, 2, generator=g),
         'b.pwconv1.bias': torch.randn(8, generator=g),
         'b.pwconv2.weight': torch.randn(2, 8, generator=g),
@@ -324,18 +344,22 @@ def test_block_mlp_branch_one_pixel_by_hand():
     xv = [0.4, 2.0]
     L = {k: v.tolist() for k, v in sd.items()}
     m = sum(xv) / 2
-    v = sum((t - m) ** 2 for t in xv) / 2
-    y = [(xv[i] - m) / math.sqrt(v + 1e-6) * L['b.norm2.weight'][i] + L['b.norm2.bias'][i]
-         for i in range(2)]
-    h = [sum(L['b.pwconv1.weight'][o][i] * y[i] for i in range(2)) + L['b.pwconv1.bias'][o]
-         for o in range(8)]
+    v = sum((t - m)**2 for t in xv) / 2
+    y = [(xv[i] - m) / math.sqrt(v + 1e-6) * L['b.norm2.weight'][i] +
+         L['b.norm2.bias'][i] for i in range(2)]
+    h = [
+        sum(L['b.pwconv1.weight'][o][i] * y[i]
+            for i in range(2)) + L['b.pwconv1.bias'][o] for o in range(8)
+    ]
     h = [0.5 * t * (1 + math.erf(t / math.sqrt(2))) for t in h]
-    z = [sum(L['b.pwconv2.weight'][o][i] * h[i] for i in range(8)) + L['b.pwconv2.bias'][o]
-         for o in range(2)]
+    z = [
+        sum(L['b.pwconv2.weight'][o][i] * h[i]
+            for i in range(8)) + L['b.pwconv2.bias'][o] for o in range(2)
+    ]
     expected = [xv[o] + L['b.gamma2'][o] * z[o] for o in range(2)]
     got = hornet_block(torch.tensor(xv).view(1, 2, 1, 1), sd, 'b.', 2, 'dw')
-    torch.testing.assert_close(got, torch.tensor(expected).view(1, 2, 1, 1),
-                               atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(
+        got, torch.tensor(expected).view(1, 2, 1, 1), atol=1e-6, rtol=1e-6)
 
 
 def test_block_with_zero_layer_scales_is_identity():
@@ -346,7 +370,8 @@ def test_block_with_zero_layer_scales_is_identity():
     torch.testing.assert_close(hornet_block(x, sd, 'stages.0.0.', 2, 'dw'), x)
     # and with non-zero scales it is not
     sd2 = make_official_state_dict('tiny')
-    assert (hornet_block(x, sd2, 'stages.0.0.', 2, 'dw') - x).abs().mean() > 1e-2
+    assert (hornet_block(x, sd2, 'stages.0.0.', 2, 'dw') -
+            x).abs().mean() > 1e-2
 
 
 # ----------------------------------------------------------------------------
@@ -361,8 +386,8 @@ def test_reference_forward_shapes(arch, hw):
     with torch.no_grad():
         out = reference_forward(sd, x, arch)
     h, w = hw[0] // 4, hw[1] // 4
-    expected = [(2, 64, h, w), (2, 128, h // 2, w // 2), (2, 256, h // 4, w // 4),
-                (2, 512, h // 8, w // 8)]
+    expected = [(2, 64, h, w), (2, 128, h // 2, w // 2),
+                (2, 256, h // 4, w // 4), (2, 512, h // 8, w // 8)]
     assert [tuple(t.shape) for t in out['stages']] == expected
     assert out['pooled'].shape == (2, 512)
     assert out['logits'].shape == (2, 7)
@@ -372,8 +397,8 @@ def test_reference_forward_shapes(arch, hw):
     for t in out['stages']:
         assert 0.3 < t.std().item() < 5.0
     # pooled = LN(mean over space of the last stage)
-    ref = torch.nn.functional.layer_norm(out['stages'][3].mean((2, 3)), (512, ),
-                                         sd['norm.weight'], sd['norm.bias'], 1e-6)
+    ref = torch.nn.functional.layer_norm(out['stages'][3].mean(
+        (2, 3)), (512, ), sd['norm.weight'], sd['norm.bias'], 1e-6)
     torch.testing.assert_close(out['pooled'], ref)
 
 
@@ -384,10 +409,12 @@ def test_gf_blocks_matter_and_filter_size_override_runs():
     with torch.no_grad():
         base = reference_forward(sd, x, 'tiny-gf')['logits']
         sd2 = dict(sd)
-        sd2['stages.2.5.gnconv.dwconv.complex_weight'] = sd['stages.2.5.gnconv.dwconv.complex_weight'] * 0.5
+        sd2['stages.2.5.gnconv.dwconv.complex_weight'] = sd[
+            'stages.2.5.gnconv.dwconv.complex_weight'] * 0.5
         changed = reference_forward(sd2, x, 'tiny-gf')['logits']
         assert (changed - base).abs().max() > 1e-3
         # a checkpoint stored at the 384 filter sizes is resized to the 224 spectrum
-        sd384 = make_official_state_dict('tiny-gf', filter_sizes=[(24, 13), (12, 7)])
+        sd384 = make_official_state_dict(
+            'tiny-gf', filter_sizes=[(24, 13), (12, 7)])
         out = reference_forward(sd384, x, 'tiny-gf')
         assert torch.isfinite(out['logits']).all()

@@ -26,8 +26,12 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     try:
-        results = classify_images(args.images, args.config, args.checkpoint,
-                                  topk=args.topk, device=args.device)
+        results = classify_images(
+            args.images,
+            args.config,
+            args.checkpoint,
+            topk=args.topk,
+            device=args.device)
     except (FileNotFoundError, ValueError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 1

@@ -21,8 +21,10 @@ from hornet_mm.models.backbones.hornet import (HorNet,
                                                unwrap_checkpoint)
 from hornet_mm.version import __version__
 
-__all__ = ['load_checkpoint_file', 'save_checkpoint_atomic', 'arch_name_of',
-           'convert_checkpoint', 'export_official_state_dict']
+__all__ = [
+    'load_checkpoint_file', 'save_checkpoint_atomic', 'arch_name_of',
+    'convert_checkpoint', 'export_official_state_dict'
+]
 
 
 def load_checkpoint_file(path: str, unsafe: bool = False) -> dict:
@@ -62,7 +64,7 @@ def load_checkpoint_file(path: str, unsafe: bool = False) -> dict:
 
 
 def save_checkpoint_atomic(obj: dict, path: str) -> None:
-    """Save with ``torch.save`` to a temporary file, then rename it to ``path``.
+    """Save with ``torch.save`` to a temporary file, then rename it.
 
     A failure or a kill while writing leaves no (partial) file at ``path``;
     an existing file there is only replaced once the new one is complete.
@@ -84,9 +86,10 @@ def save_checkpoint_atomic(obj: dict, path: str) -> None:
 
 
 def arch_name_of(arch: dict) -> Optional[str]:
-    """Long name of the zoo arch equal to ``arch``, or None for a custom one."""
-    names = [name for name, settings in HorNet.arch_zoo.items()
-             if settings == arch]
+    """Long name of the zoo arch equal to ``arch`` (None if custom)."""
+    names = [
+        name for name, settings in HorNet.arch_zoo.items() if settings == arch
+    ]
     return max(names, key=len) if names else None
 
 
@@ -120,8 +123,10 @@ def convert_checkpoint(src: str,
     arch = infer_hornet_arch(converted)
 
     backbone = HorNet(arch=arch, out_indices=(3, ))
-    backbone_sd = {k[len('backbone.'):]: v for k, v in converted.items()
-                   if k.startswith('backbone.')}
+    backbone_sd = {
+        k[len('backbone.'):]: v
+        for k, v in converted.items() if k.startswith('backbone.')
+    }
     missing, unexpected = backbone.load_state_dict(backbone_sd, strict=False)
     if missing or unexpected:
         raise ValueError(
@@ -146,8 +151,11 @@ def convert_checkpoint(src: str,
     return meta
 
 
-def export_official_state_dict(state_dict: Dict[str, torch.Tensor]
-                               ) -> Dict[str, torch.Tensor]:
+_EXPORTED = ('backbone.downsample_layers.', 'backbone.stages.')
+
+
+def export_official_state_dict(
+        state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Inverse of the conversion: hornet_mm keys to the official layout.
 
     Only the classification layout maps back (``backbone.norm3`` becomes the
@@ -160,7 +168,6 @@ def export_official_state_dict(state_dict: Dict[str, torch.Tensor]
             exported['head.' + key[len('head.fc.'):]] = value
         elif key.startswith('backbone.norm3.'):
             exported['norm.' + key[len('backbone.norm3.'):]] = value
-        elif key.startswith(('backbone.downsample_layers.',
-                             'backbone.stages.')):
+        elif key.startswith(_EXPORTED):
             exported[key[len('backbone.'):]] = value
     return exported

@@ -17,7 +17,7 @@ __all__ = ['check_image_files', 'classify_images']
 
 
 def check_image_files(paths: Sequence[str]) -> None:
-    """Raise a ValueError naming the first path that is not a readable image."""
+    """Raise an error naming the first path that is not a readable image."""
     import mmcv
     for path in paths:
         if not osp.isfile(path):

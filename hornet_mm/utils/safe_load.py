@@ -34,8 +34,10 @@ from typing import Any, List
 import numpy as np
 import torch
 
-__all__ = ['mmengine_checkpoint_globals', 'allow_mmengine_checkpoints',
-           'history_buffer_getattr']
+__all__ = [
+    'mmengine_checkpoint_globals', 'allow_mmengine_checkpoints',
+    'history_buffer_getattr'
+]
 
 
 def history_buffer_getattr(obj: Any, name: str) -> Any:
@@ -44,7 +46,9 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
     is_buffer = obj is HistoryBuffer or isinstance(obj, HistoryBuffer)
     # the four built-in methods are registered by the first HistoryBuffer
     # created, which may not exist yet in this process
-    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    allowed = {
+        'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods
+    }
     if is_buffer and name in allowed:
         return getattr(obj, name)
     raise pickle.UnpicklingError(
@@ -62,9 +66,11 @@ def mmengine_checkpoint_globals() -> List[object]:
         from numpy.core.multiarray import _reconstruct, scalar
     dtypes = {type(np.dtype(code)) for code in np.typecodes['All'] if code}
     dtypes.add(type(np.dtype(np.bool_)))
-    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype,
-            *sorted(dtypes, key=lambda t: t.__name__),
-            (history_buffer_getattr, 'builtins.getattr')]
+    return [
+        HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype,
+        *sorted(dtypes, key=lambda t: t.__name__),
+        (history_buffer_getattr, 'builtins.getattr')
+    ]
 
 
 def allow_mmengine_checkpoints() -> None:

@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
+import reference_hornet as ref
 import torch
 
-import reference_hornet as ref
 from hornet_mm.apis import (convert_checkpoint, export_official_state_dict,
                             load_checkpoint_file)
 from hornet_mm.models import (HorNet, convert_hornet_state_dict,
@@ -39,10 +39,12 @@ def _to_mmpretrain_layout(official: dict) -> dict:
 
 
 def _load_model(converted: dict, arch: str) -> HorNet:
-    model = HorNet(arch, out_indices=(0, 1, 2, 3),
-                   gap_before_final_norm=False).eval()
-    backbone = {k[len('backbone.'):]: v for k, v in converted.items()
-                if k.startswith('backbone.')}
+    model = HorNet(
+        arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False).eval()
+    backbone = {
+        k[len('backbone.'):]: v
+        for k, v in converted.items() if k.startswith('backbone.')
+    }
     backbone.pop('norm3.weight'), backbone.pop('norm3.bias')
     missing, unexpected = model.load_state_dict(backbone, strict=False)
     assert unexpected == []
@@ -53,8 +55,10 @@ def _load_model(converted: dict, arch: str) -> HorNet:
 
 def _classify(converted: dict, arch: str, x: torch.Tensor) -> torch.Tensor:
     model = HorNet(arch).eval()
-    backbone = {k[len('backbone.'):]: v for k, v in converted.items()
-                if k.startswith('backbone.')}
+    backbone = {
+        k[len('backbone.'):]: v
+        for k, v in converted.items() if k.startswith('backbone.')
+    }
     model.load_state_dict(backbone, strict=True)
     (pooled, ) = model(x)
     return torch.nn.functional.linear(pooled, converted['head.fc.weight'],
@@ -65,20 +69,27 @@ def _classify(converted: dict, arch: str, x: torch.Tensor) -> torch.Tensor:
                                        ('base-gf384', 384)])
 def test_converted_official_checkpoint_reproduces_reference(arch, size):
     official = ref.make_official_state_dict(arch, seed=1)
-    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(
+        1, 3, size, size, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         expected = ref.reference_forward(official, x, arch)
         converted = convert_hornet_state_dict(official)
         logits = _classify(converted, arch, x)
         stages = []
-        model = HorNet(arch, out_indices=(0, 1, 2, 3),
-                       gap_before_final_norm=False).eval()
+        model = HorNet(
+            arch, out_indices=(0, 1, 2, 3),
+            gap_before_final_norm=False).eval()
         model.load_state_dict(
-            {k[len('backbone.'):]: v for k, v in converted.items()
-             if k.startswith('backbone.') and not k.startswith(
-                 'backbone.norm3')}, strict=False)
-        hooks = [stage.register_forward_hook(
-            lambda m, a, out: stages.append(out)) for stage in model.stages]
+            {
+                k[len('backbone.'):]: v
+                for k, v in converted.items() if k.startswith('backbone.')
+                and not k.startswith('backbone.norm3')
+            },
+            strict=False)
+        hooks = [
+            stage.register_forward_hook(lambda m, a, out: stages.append(out))
+            for stage in model.stages
+        ]
         model(x)
         for hook in hooks:
             hook.remove()
@@ -123,8 +134,10 @@ def test_conversion_is_idempotent_and_round_trips():
     assert all(once[k] is twice[k] for k in once)
     back = export_official_state_dict(once)
     assert back.keys() == official.keys()
-    ddp = convert_hornet_state_dict({'module.' + k: v for k, v in
-                                     official.items()})
+    ddp = convert_hornet_state_dict({
+        'module.' + k: v
+        for k, v in official.items()
+    })
     assert ddp.keys() == once.keys()
 
 
@@ -135,19 +148,21 @@ def test_unwrap_checkpoint_wrappers():
     assert unwrap_checkpoint({'model': sd, 'epoch': 3}) is sd
     assert unwrap_checkpoint({'state_dict': sd, 'meta': {}}) is sd
     assert unwrap_checkpoint({'model': sd, 'model_ema': ema}) is sd
-    assert unwrap_checkpoint({'model': sd, 'model_ema': ema},
-                             use_ema=True) is ema
+    assert unwrap_checkpoint({
+        'model': sd,
+        'model_ema': ema
+    }, use_ema=True) is ema
     with pytest.raises(ValueError, match='no model_ema'):
         unwrap_checkpoint({'model': sd}, use_ema=True)
 
 
 def _run_converter(*args):
     return subprocess.run([sys.executable, CONVERTER, *map(str, args)],
-                          capture_output=True, text=True)
+                          capture_output=True,
+                          text=True)
 
 
-@pytest.mark.parametrize('wrapper', ['model', 'model_ema', 'state_dict',
-                                     None])
+@pytest.mark.parametrize('wrapper', ['model', 'model_ema', 'state_dict', None])
 def test_cli_converts_wrapped_checkpoints(tmp_path, wrapper):
     official = ref.make_official_state_dict('tiny-gf', seed=7)
     src = tmp_path / 'hornet_tiny_gf.pth'
@@ -166,8 +181,8 @@ def test_cli_converts_wrapped_checkpoints(tmp_path, wrapper):
     assert len(written['meta']['dataset_meta']['classes']) == 1000
     expected = convert_hornet_state_dict(official)
     assert written['state_dict'].keys() == expected.keys()
-    assert all(torch.equal(written['state_dict'][k], v)
-               for k, v in expected.items())
+    assert all(
+        torch.equal(written['state_dict'][k], v) for k, v in expected.items())
     # converting the converted file changes nothing
     again = tmp_path / 'again.pth'
     assert _run_converter(dst, again).returncode == 0
@@ -216,12 +231,15 @@ def test_cli_keeps_existing_output_on_failure(tmp_path):
 def test_unsafe_objects_are_refused_unless_asked(tmp_path):
     import argparse
     path = tmp_path / 'with_args.pth'
-    torch.save({'model': ref.make_official_state_dict('tiny'),
-                'args': argparse.Namespace(lr=1.0)}, path)
+    torch.save(
+        {
+            'model': ref.make_official_state_dict('tiny'),
+            'args': argparse.Namespace(lr=1.0)
+        }, path)
     with pytest.raises(ValueError, match='argparse.Namespace'):
         load_checkpoint_file(str(path))
-    meta = convert_checkpoint(str(path), str(tmp_path / 'ok.pth'),
-                              unsafe_load=True)
+    meta = convert_checkpoint(
+        str(path), str(tmp_path / 'ok.pth'), unsafe_load=True)
     assert meta['arch'] == 'tiny'
 
 
@@ -229,10 +247,12 @@ def test_pretrained_init_cfg_with_prefix(tmp_path):
     official = ref.make_official_state_dict('tiny-gf', seed=9)
     dst = tmp_path / 'hornet-tiny-gf.pth'
     convert_checkpoint(_save(official, tmp_path / 'src.pth'), str(dst))
-    model = HorNet('tiny-gf', out_indices=(0, 1, 2, 3),
-                   gap_before_final_norm=False,
-                   init_cfg=dict(type='Pretrained', checkpoint=str(dst),
-                                 prefix='backbone.'))
+    model = HorNet(
+        'tiny-gf',
+        out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(dst), prefix='backbone.'))
     model.init_weights()
     torch.testing.assert_close(
         model.stages[2][5].gnconv.dwconv.complex_weight.detach(),

@@ -13,10 +13,14 @@ CONFIG = osp.join(REPO, 'configs', 'hornet', 'hornet-tiny-gf_8xb128_in1k.py')
 @pytest.fixture(scope='module')
 def quickstart(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('quickstart')
-    result = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'demo', 'quickstart.py'),
-         '--work-dir', str(work_dir)],
-        capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'demo', 'quickstart.py'), '--work-dir',
+        str(work_dir)
+    ],
+                            capture_output=True,
+                            text=True,
+                            cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     return work_dir, result.stdout
 
@@ -44,9 +48,13 @@ def test_inference_cli_on_bad_images(quickstart, tmp_path):
     corrupt.write_bytes(b'\xff\xd8\xff\xe0 definitely not a jpeg')
     for bad, message in [(corrupt, 'Cannot decode image'),
                          (tmp_path / 'missing.jpg', 'not found')]:
-        result = subprocess.run(
-            [sys.executable, osp.join(REPO, 'tools', 'inference.py'),
-             str(bad), '--config', CONFIG, '--checkpoint', checkpoint],
-            capture_output=True, text=True, cwd=REPO)
+        result = subprocess.run([
+            sys.executable,
+            osp.join(REPO, 'tools', 'inference.py'),
+            str(bad), '--config', CONFIG, '--checkpoint', checkpoint
+        ],
+                                capture_output=True,
+                                text=True,
+                                cwd=REPO)
         assert result.returncode == 1
         assert message in result.stderr and str(bad) in result.stderr

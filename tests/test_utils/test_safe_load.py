@@ -22,9 +22,12 @@ from hornet_mm.models import HorNet
 
 TORCH_SAFE_BY_DEFAULT = tuple(
     int(v) for v in torch.__version__.split('+')[0].split('.')[:2]) >= (2, 6)
-TINY = dict(base_dim=8, depths=[1, 1, 1, 1], orders=[2, 2, 3, 3],
-            dw_cfg=[dict(type='DW', kernel_size=7)] * 2 +
-            [dict(type='GF', h=2, w=2)] * 2)
+TINY = dict(
+    base_dim=8,
+    depths=[1, 1, 1, 1],
+    orders=[2, 2, 3, 3],
+    dw_cfg=[dict(type='DW', kernel_size=7)] * 2 +
+    [dict(type='GF', h=2, w=2)] * 2)
 
 
 class ToyClassifier(BaseModel):
@@ -48,8 +51,9 @@ class ToyData(Dataset):
 
     def __getitem__(self, idx):
         gen = torch.Generator().manual_seed(idx)
-        return dict(inputs=torch.randn(3, 32, 32, generator=gen),
-                    labels=torch.tensor(idx % 2))
+        return dict(
+            inputs=torch.randn(3, 32, 32, generator=gen),
+            labels=torch.tensor(idx % 2))
 
 
 def _runner(work_dir, max_iters, **kwargs):
@@ -63,12 +67,11 @@ def _runner(work_dir, max_iters, **kwargs):
             num_workers=0,
             collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-3)),
-        param_scheduler=dict(type='LinearLR', start_factor=0.1, by_epoch=False,
-                             end=4),
+        param_scheduler=dict(
+            type='LinearLR', start_factor=0.1, by_epoch=False, end=4),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(
-            checkpoint=dict(type='CheckpointHook', interval=2,
-                            by_epoch=False),
+            checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
             logger=dict(type='LoggerHook', interval=1)),
         randomness=dict(seed=0),
         default_scope='mmengine',
@@ -95,8 +98,10 @@ def test_checkpoint_needs_more_than_plain_weights(trained):
             '    print("REFUSED", e)\n'
             'else:\n'
             '    print("LOADED")\n')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True,
+                         check=True).stdout
     if TORCH_SAFE_BY_DEFAULT:
         assert out.startswith('REFUSED')
         assert 'HistoryBuffer' in out or 'numpy' in out
@@ -122,9 +127,10 @@ def test_load_from_and_pretrained_init(trained, tmp_path):
     loaded = runner.model.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
 
-    backbone = HorNet(TINY, init_cfg=dict(type='Pretrained',
-                                          checkpoint=str(ckpt),
-                                          prefix='backbone.'))
+    backbone = HorNet(
+        TINY,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(ckpt), prefix='backbone.'))
     backbone.init_weights()
     torch.testing.assert_close(backbone.stages[2][0].gamma1.detach(),
                                state['backbone.stages.2.0.gamma1'])
@@ -133,7 +139,7 @@ def test_load_from_and_pretrained_init(trained, tmp_path):
 class _Exploit:
 
     def __reduce__(self):
-        return (os.system, ('echo pwned',))
+        return (os.system, ('echo pwned', ))
 
 
 def test_arbitrary_objects_are_still_refused(tmp_path):

@@ -44,8 +44,8 @@ def step(index: int, text: str) -> None:
 
 
 def run(cmd: list) -> str:
-    sys.stdout.write('  $ ' + ' '.join(osp.relpath(c, REPO) if osp.isabs(c)
-                                       else c for c in cmd) + '\n')
+    sys.stdout.write('  $ ' + ' '.join(
+        osp.relpath(c, REPO) if osp.isabs(c) else c for c in cmd) + '\n')
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
@@ -74,8 +74,9 @@ def make_demo_image(path: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     height, width = 300, 400
     yy, xx = np.mgrid[0:height, 0:width]
-    img = np.stack([xx / width * 200, yy / height * 180,
-                    np.full_like(xx, 90.0)], axis=-1).astype(np.uint8)
+    img = np.stack(
+        [xx / width * 200, yy / height * 180,
+         np.full_like(xx, 90.0)], axis=-1).astype(np.uint8)
     for _ in range(6):
         center = (int(rng.integers(40, width - 40)),
                   int(rng.integers(40, height - 40)))
@@ -85,8 +86,7 @@ def make_demo_image(path: str, seed: int) -> None:
         else:
             size = int(rng.integers(20, 70))
             cv2.rectangle(img, (center[0] - size, center[1] - size // 2),
-                          (center[0] + size, center[1] + size // 2), color,
-                          -1)
+                          (center[0] + size, center[1] + size // 2), color, -1)
     if not cv2.imwrite(path, img):
         raise SystemExit(f'could not write {path}')
 
@@ -114,8 +114,11 @@ def main() -> int:
 
     step(2, 'convert to an mmengine checkpoint')
     converted = osp.join(work_dir, 'hornet-tiny-gf_in1k.pth')
-    out = run([python, osp.join(REPO, 'tools', 'model_converters',
-                                'hornet_to_mm.py'), source, converted])
+    out = run([
+        python,
+        osp.join(REPO, 'tools', 'model_converters', 'hornet_to_mm.py'), source,
+        converted
+    ])
     sys.stdout.write(out)
     from hornet_mm.apis import load_checkpoint_file
     from hornet_mm.models import convert_hornet_state_dict, unwrap_checkpoint
@@ -132,9 +135,11 @@ def main() -> int:
     image = osp.join(work_dir, 'demo.jpg')
     make_demo_image(image, args.seed)
     result_json = osp.join(work_dir, 'predictions.json')
-    out = run([python, osp.join(REPO, 'tools', 'inference.py'), image,
-               '--config', CONFIG, '--checkpoint', converted, '--out',
-               result_json])
+    out = run([
+        python,
+        osp.join(REPO, 'tools', 'inference.py'), image, '--config', CONFIG,
+        '--checkpoint', converted, '--out', result_json
+    ])
     sys.stdout.write(out)
 
     step(4, 'parameter counts (1000-class classifiers) vs published')

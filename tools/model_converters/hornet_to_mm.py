@@ -20,13 +20,16 @@ from hornet_mm.apis import convert_checkpoint
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='released checkpoint (official/mmpretrain)')
+    parser.add_argument(
+        'src', help='released checkpoint (official/mmpretrain)')
     parser.add_argument('dst', help='output path of the converted checkpoint')
     parser.add_argument(
-        '--ema', action='store_true',
+        '--ema',
+        action='store_true',
         help='convert the EMA weights (model_ema) instead of model')
     parser.add_argument(
-        '--unsafe-load', action='store_true',
+        '--unsafe-load',
+        action='store_true',
         help='read SRC with weights_only=False; only for trusted files that '
         'hold pickled objects other than tensors')
     return parser.parse_args()

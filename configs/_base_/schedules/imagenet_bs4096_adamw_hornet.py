@@ -3,7 +3,8 @@
 # cosine decay to 1e-6 after 20 linear warm-up epochs.
 optim_wrapper = dict(
     optimizer=dict(
-        type='AdamW', lr=4e-3, weight_decay=0.05, eps=1e-8, betas=(0.9, 0.999)),
+        type='AdamW', lr=4e-3, weight_decay=0.05, eps=1e-8,
+        betas=(0.9, 0.999)),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,

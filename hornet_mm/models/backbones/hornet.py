@@ -35,8 +35,10 @@ from mmengine.model import BaseModule
 from hornet_mm.registry import MODELS
 from ..layers import GnConv, LayerNorm2d
 
-__all__ = ['HorNetBlock', 'HorNet', 'convert_hornet_state_dict',
-           'unwrap_checkpoint', 'infer_hornet_arch']
+__all__ = [
+    'HorNetBlock', 'HorNet', 'convert_hornet_state_dict', 'unwrap_checkpoint',
+    'infer_hornet_arch'
+]
 
 
 class HorNetBlock(nn.Module):
@@ -66,7 +68,8 @@ class HorNetBlock(nn.Module):
                  use_layer_scale: bool = True) -> None:
         super().__init__()
         self.norm1 = LayerNorm2d(dim)
-        self.gnconv = GnConv(dim, order=order, mixer_cfg=mixer_cfg, scale=scale)
+        self.gnconv = GnConv(
+            dim, order=order, mixer_cfg=mixer_cfg, scale=scale)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
         self.act = nn.GELU()
@@ -96,9 +99,10 @@ def _dw7() -> dict:
     return dict(type='DW', kernel_size=7)
 
 
-def _arch(base_dim: int, gf_sizes: Optional[Tuple[Tuple[int, int],
-                                                 Tuple[int, int]]] = None
-          ) -> dict:
+def _arch(
+    base_dim: int,
+    gf_sizes: Optional[Tuple[Tuple[int, int], Tuple[int,
+                                                    int]]] = None) -> dict:
     mixers = [_dw7(), _dw7(), _dw7(), _dw7()]
     if gf_sizes is not None:
         mixers[2:] = [dict(type='GF', h=h, w=w) for h, w in gf_sizes]
@@ -190,8 +194,9 @@ class HorNet(BaseModule):
 
         if isinstance(out_indices, int):
             out_indices = [out_indices]
-        out_indices = [i + self.num_stages if i < 0 else i
-                       for i in out_indices]
+        out_indices = [
+            i + self.num_stages if i < 0 else i for i in out_indices
+        ]
         for i in out_indices:
             if not 0 <= i < self.num_stages:
                 raise ValueError(f'out_indices must be in [-4, 3], got '
@@ -306,14 +311,15 @@ class HorNet(BaseModule):
         """Layer id of a parameter for layer-wise learning-rate decay.
 
         The ids are those of the published HorNet recipes. A parameter with id
-        ``L`` gets the lr scale ``decay_rate ** (num_layers + 1 - L)``, which is
-        ``decay_rate ** (max_layer_id - L - 1)`` with the returned
+        ``L`` gets the lr scale ``decay_rate ** (num_layers + 1 - L)``, which
+        is ``decay_rate ** (max_layer_id - L - 1)`` with the returned
         ``max_layer_id = num_layers + 2`` (mmpretrain's convention).
 
-        * ``'layer_wise'``: downsample layers 0, 1, 2, 3 -> 0, 2, 3, 12; stage 0
-          -> 1; stage 1 -> 2; block ``b`` of stage 2 -> ``min(3 + b // 2, 11)``;
-          stage 3 -> 12. Ids 11 and 12 are fixed, so with ``num_layers < 11``
-          stage 3 gets a scale above 1, as in the published HorFPN recipe.
+        * ``'layer_wise'``: downsample layers 0, 1, 2, 3 -> 0, 2, 3, 12;
+          stage 0 -> 1; stage 1 -> 2; block ``b`` of stage 2 ->
+          ``min(3 + b // 2, 11)``; stage 3 -> 12. Ids 11 and 12 are fixed,
+          so with ``num_layers < 11`` stage 3 gets a scale above 1, as in
+          the published HorFPN recipe.
         * ``'stage_wise'``: downsample layers -> 0; stage ``s`` -> ``s + 1``.
 
         Anything else (output norms, necks, heads) gets ``num_layers + 1``.
@@ -396,16 +402,17 @@ def unwrap_checkpoint(checkpoint: dict, use_ema: bool = False) -> dict:
     keys = ('model_ema', 'state_dict', 'model') if use_ema else \
         ('state_dict', 'model')
     if use_ema and 'model_ema' not in checkpoint:
-        raise ValueError('use_ema was asked for but the checkpoint has no '
-                         f'model_ema (top-level keys: {sorted(checkpoint)[:8]})')
+        raise ValueError(
+            'use_ema was asked for but the checkpoint has no '
+            f'model_ema (top-level keys: {sorted(checkpoint)[:8]})')
     for key in keys:
         if isinstance(checkpoint.get(key), dict):
             return checkpoint[key]
     return checkpoint
 
 
-def convert_hornet_state_dict(state_dict: Dict[str, torch.Tensor]
-                              ) -> Dict[str, torch.Tensor]:
+def convert_hornet_state_dict(
+        state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Convert a HorNet state dict to hornet_mm's classifier layout.
 
     Understands the official release's layout (``stages.*``, ``norm.*``,
@@ -453,17 +460,21 @@ def infer_hornet_arch(state_dict: Dict[str, torch.Tensor]) -> dict:
                          '(backbone.downsample_layers.0.0.weight)')
     depths, orders, mixers = [], [], []
     for s in range(HorNet.num_stages):
-        blocks = {int(m.group(1)) for k in state_dict
-                  for m in [re.match(rf'backbone\.stages\.{s}\.(\d+)\.', k)]
-                  if m}
+        blocks = {
+            int(m.group(1))
+            for k in state_dict
+            for m in [re.match(rf'backbone\.stages\.{s}\.(\d+)\.', k)] if m
+        }
         if not blocks:
             raise ValueError(f'Not a HorNet state dict: stage {s} has no '
                              'blocks')
         depths.append(max(blocks) + 1)
         base = f'backbone.stages.{s}.0.gnconv.'
-        orders.append(1 + len({k for k in state_dict
-                               if k.startswith(base + 'pws.')
-                               and k.endswith('.weight')}))
+        orders.append(1 + len({
+            k
+            for k in state_dict
+            if k.startswith(base + 'pws.') and k.endswith('.weight')
+        }))
         gf = state_dict.get(base + 'dwconv.complex_weight')
         if gf is not None:
             mixers.append(dict(type='GF', h=gf.shape[1], w=gf.shape[2]))

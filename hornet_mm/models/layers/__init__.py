@@ -1,5 +1,7 @@
 from .gnconv import (GlobalLocalFilter, GnConv, LayerNorm2d, build_mixer,
                      gnconv_widths)
 
-__all__ = ['GlobalLocalFilter', 'GnConv', 'LayerNorm2d', 'build_mixer',
-           'gnconv_widths']
+__all__ = [
+    'GlobalLocalFilter', 'GnConv', 'LayerNorm2d', 'build_mixer',
+    'gnconv_widths'
+]

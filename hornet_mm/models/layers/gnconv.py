@@ -33,8 +33,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import print_log
 
-__all__ = ['LayerNorm2d', 'GlobalLocalFilter', 'GnConv', 'build_mixer',
-           'gnconv_widths']
+__all__ = [
+    'LayerNorm2d', 'GlobalLocalFilter', 'GnConv', 'build_mixer',
+    'gnconv_widths'
+]
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -95,7 +97,8 @@ class GlobalLocalFilter(nn.Module):
         super().__init__()
         if channels % 2:
             raise ValueError(
-                f'GlobalLocalFilter needs an even channel count, got {channels}')
+                'GlobalLocalFilter needs an even channel count, got '
+                f'{channels}')
         half = channels // 2
         self.dw = nn.Conv2d(half, half, 3, padding=1, bias=False, groups=half)
         self.complex_weight = nn.Parameter(torch.empty(half, h, w, 2))
@@ -274,4 +277,3 @@ class GnConv(nn.Module):
         for k, pw in enumerate(self.pws):
             x = pw(x) * gates[k + 1]
         return self.act(self.norm(self.proj_out(x)))
-

@@ -30,8 +30,10 @@ PUBLISHED_PARAMS = {
     'large-gf': 196.29,
     'large-gf384': 201.81,
 }
-ALL_ARCHS = ['tiny', 'tiny-gf', 'small', 'small-gf', 'base', 'base-gf',
-             'base-gf384', 'large', 'large-gf', 'large-gf384']
+ALL_ARCHS = [
+    'tiny', 'tiny-gf', 'small', 'small-gf', 'base', 'base-gf', 'base-gf384',
+    'large', 'large-gf', 'large-gf384'
+]
 TINY_ARCH = dict(
     base_dim=16,
     depths=[1, 2, 3, 1],
@@ -87,8 +89,8 @@ def test_unknown_arch_lists_valid_ones():
 @pytest.mark.parametrize('arch', ALL_ARCHS)
 @pytest.mark.parametrize('size', [(224, 224), (193, 257), (160, 96)])
 def test_dense_output_shapes_every_arch(arch, size):
-    model = HorNet(arch, out_indices=(0, 1, 2, 3),
-                   gap_before_final_norm=False).eval()
+    model = HorNet(
+        arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False).eval()
     height, width = size
     with torch.inference_mode():
         outs = model(torch.randn(1, 3, height, width))
@@ -109,9 +111,8 @@ def test_classification_output_is_pooled_and_normed():
         lambda module, args, out: stage4.setdefault('x', out))
     (pooled, ) = model(torch.randn(2, 3, 64, 96))
     assert pooled.shape == (2, 128)
-    expected = nn.functional.layer_norm(stage4['x'].mean((2, 3)), (128, ),
-                                        model.norm3.weight, model.norm3.bias,
-                                        1e-6)
+    expected = nn.functional.layer_norm(stage4['x'].mean(
+        (2, 3)), (128, ), model.norm3.weight, model.norm3.bias, 1e-6)
     torch.testing.assert_close(pooled, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -128,14 +129,18 @@ def test_out_indices_negative_and_errors():
 
 @pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 3])
 def test_frozen_stages(frozen_stages):
-    model = HorNet(TINY_ARCH, out_indices=(0, 1, 2, 3),
-                   frozen_stages=frozen_stages,
-                   gap_before_final_norm=False)
+    model = HorNet(
+        TINY_ARCH,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=frozen_stages,
+        gap_before_final_norm=False)
     assert model.train() is model
     for i in range(4):
         frozen = i <= frozen_stages
-        parts = [model.downsample_layers[i], model.stages[i],
-                 getattr(model, f'norm{i}')]
+        parts = [
+            model.downsample_layers[i], model.stages[i],
+            getattr(model, f'norm{i}')
+        ]
         for part in parts:
             assert all(p.requires_grad is not frozen
                        for p in part.parameters())
@@ -154,14 +159,17 @@ def test_frozen_stages(frozen_stages):
 
 def test_with_cp_gives_equal_outputs_and_gradients():
     torch.manual_seed(0)
-    plain = HorNet(TINY_ARCH, out_indices=(0, 1, 2, 3),
-                   gap_before_final_norm=False)
+    plain = HorNet(
+        TINY_ARCH, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
     with torch.no_grad():  # make the layer scales matter
         for name, p in plain.named_parameters():
             if 'gamma' in name:
                 p.fill_(0.5)
-    ckpt = HorNet(TINY_ARCH, out_indices=(0, 1, 2, 3), with_cp=True,
-                  gap_before_final_norm=False)
+    ckpt = HorNet(
+        TINY_ARCH,
+        out_indices=(0, 1, 2, 3),
+        with_cp=True,
+        gap_before_final_norm=False)
     ckpt.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 64, 64)
     loss_plain = sum((o**2).mean() for o in plain(x))
@@ -176,8 +184,10 @@ def test_with_cp_gives_equal_outputs_and_gradients():
 
 def test_drop_path_rates_rise_linearly():
     model = HorNet(TINY_ARCH, drop_path_rate=0.6)
-    rates = [0.0 if isinstance(b.drop_path, nn.Identity) else
-             b.drop_path.drop_prob for s in model.stages for b in s]
+    rates = [
+        0.0 if isinstance(b.drop_path, nn.Identity) else b.drop_path.drop_prob
+        for s in model.stages for b in s
+    ]
     assert rates == pytest.approx([0.6 * i / 6 for i in range(7)])
 
 
@@ -191,8 +201,8 @@ def test_layer_scale_switch_and_init():
 
 
 def test_bf16_autocast_forward_on_cpu():
-    model = HorNet(TINY_ARCH, out_indices=(2, 3),
-                   gap_before_final_norm=False).eval()
+    model = HorNet(
+        TINY_ARCH, out_indices=(2, 3), gap_before_final_norm=False).eval()
     x = torch.randn(1, 3, 97, 131)
     with torch.autocast('cpu', dtype=torch.bfloat16), torch.no_grad():
         outs = model(x)
@@ -224,10 +234,10 @@ LAYER_WISE_CASES = [
 @pytest.mark.parametrize('name,layer_id', LAYER_WISE_CASES)
 def test_layer_wise_depth(name, layer_id):
     model = HorNet.__new__(HorNet)
-    assert model.get_layer_depth('backbone.' + name, 'backbone.') == (
-        layer_id, 14)
-    with_n6 = model.get_layer_depth('backbone.' + name, 'backbone.',
-                                    num_layers=6)
+    assert model.get_layer_depth('backbone.' + name,
+                                 'backbone.') == (layer_id, 14)
+    with_n6 = model.get_layer_depth(
+        'backbone.' + name, 'backbone.', num_layers=6)
     # ids are fixed; only 'everything else' follows num_layers (N + 1)
     assert with_n6 == (layer_id if 'norm3' not in name else 7, 8)
 
@@ -244,8 +254,8 @@ def test_stage_wise_depth_and_non_backbone():
                                  **kw) == (13, 14)
     assert model.get_layer_depth('backbone.norm2.weight', **kw) == (13, 14)
     with pytest.raises(ValueError, match='decay_type'):
-        model.get_layer_depth('backbone.norm2.weight', 'backbone.',
-                              decay_type='block_wise')
+        model.get_layer_depth(
+            'backbone.norm2.weight', 'backbone.', decay_type='block_wise')
 
 
 def test_load_state_dict_shape_mismatch_names_key():
@@ -291,6 +301,8 @@ def test_import_does_not_import_mmdet_or_mmseg():
     code = ('import sys, hornet_mm, hornet_mm.models, hornet_mm.apis; '
             "print(sorted(m for m in ('mmdet', 'mmseg', 'mmpretrain') "
             'if m in sys.modules))')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                         text=True, check=True).stdout.strip()
+    out = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True,
+                         check=True).stdout.strip()
     assert out == '[]'

@@ -7,10 +7,10 @@ package) or are computed by hand.
 import logging
 
 import pytest
+import reference_hornet as ref
 import torch
 import torch.nn as nn
 
-import reference_hornet as ref
 from hornet_mm.models.layers import (GlobalLocalFilter, GnConv, LayerNorm2d,
                                      build_mixer, gnconv_widths)
 
@@ -57,25 +57,28 @@ def test_gnconv_widths_rejects_indivisible():
 @pytest.mark.parametrize('mixer', ['dw', 'gf'])
 def test_backbone_gnconv_matches_reference(order, mixer):
     dim = 32
-    cfg = dict(type='DW', kernel_size=7) if mixer == 'dw' else dict(
-        type='GF', h=5, w=3)
+    cfg = dict(
+        type='DW', kernel_size=7) if mixer == 'dw' else dict(
+            type='GF', h=5, w=3)
     module = GnConv(dim, order=order, mixer_cfg=cfg, scale=1 / 3)
     _randomize(module, seed=order)
     x = torch.randn(2, dim, 9, 11)
-    expected = ref.gnconv(x, {k: v for k, v in module.state_dict().items()},
-                          '', order, mixer, 1 / 3)
+    expected = ref.gnconv(x, {
+        k: v
+        for k, v in module.state_dict().items()
+    }, '', order, mixer, 1 / 3)
     torch.testing.assert_close(module(x), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_gnconv_order_two_by_hand():
     """Order 2 on one pixel with 1x1 'depthwise' weights, worked by hand."""
-    module = GnConv(2, order=2, mixer_cfg=dict(type='DW', kernel_size=1),
-                    scale=0.5)
+    module = GnConv(
+        2, order=2, mixer_cfg=dict(type='DW', kernel_size=1), scale=0.5)
     # widths C_0 = 1, C_1 = 2; proj_in: 2 -> 4 channels = p (1) + q (3)
     with torch.no_grad():
         module.proj_in.weight.copy_(
-            torch.tensor([[1., 0.], [0., 1.], [1., 1.], [2., 0.]]).view(4, 2, 1,
-                                                                        1))
+            torch.tensor([[1., 0.], [0., 1.], [1., 1.],
+                          [2., 0.]]).view(4, 2, 1, 1))
         module.proj_in.bias.zero_()
         module.dwconv.weight.fill_(2.)  # mixer doubles, scale halves
         module.dwconv.bias.zero_()
@@ -91,9 +94,13 @@ def test_gnconv_order_two_by_hand():
 
 
 def test_decoder_gnconv_channels_norm_act():
-    module = GnConv(48, 16, order=2,
-                    mixer_cfg=dict(type='DW', kernel_size=7),
-                    norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU'))
+    module = GnConv(
+        48,
+        16,
+        order=2,
+        mixer_cfg=dict(type='DW', kernel_size=7),
+        norm_cfg=dict(type='BN'),
+        act_cfg=dict(type='ReLU'))
     assert module.proj_in.in_channels == 48
     assert module.proj_in.out_channels == 32
     assert isinstance(module.norm, nn.BatchNorm2d)
@@ -123,8 +130,8 @@ def test_build_mixer_errors():
         build_mixer(dict(type='XX'), 8)
     with pytest.raises(ValueError, match='Unknown keys'):
         build_mixer(dict(type='DW', kernel_size=7, dilation=2), 8)
-    assert isinstance(build_mixer(dict(type='gf', h=3, w=2), 8),
-                      GlobalLocalFilter)
+    assert isinstance(
+        build_mixer(dict(type='gf', h=3, w=2), 8), GlobalLocalFilter)
 
 
 @pytest.mark.parametrize('size', [(14, 14), (13, 19), (193, 257), (1, 1),
@@ -176,14 +183,14 @@ def test_global_local_filter_fft_in_float32_under_autocast(dtype, monkeypatch):
 def test_global_local_filter_load_resizes_with_warning(monkeypatch):
     from hornet_mm.models.layers import gnconv as gnconv_module
     logged = []
-    monkeypatch.setattr(gnconv_module, 'print_log',
-                        lambda msg, logger=None, level=None: logged.append(
-                            (msg, level)))
+    monkeypatch.setattr(
+        gnconv_module,
+        'print_log',
+        lambda msg, logger=None, level=None: logged.append((msg, level)))
     small = GlobalLocalFilter(8, h=4, w=3)
     big = GlobalLocalFilter(8, h=7, w=5)
     big.load_state_dict(small.state_dict())
-    expected = ref.resize_complex_weight(small.complex_weight.detach(),
-                                         (7, 5))
+    expected = ref.resize_complex_weight(small.complex_weight.detach(), (7, 5))
     torch.testing.assert_close(big.complex_weight.detach(), expected)
     assert logged == [('Resizing complex_weight from (4, 3) to (7, 5) '
                        '(bilinear, align_corners=True)', logging.WARNING)]
@@ -191,6 +198,7 @@ def test_global_local_filter_load_resizes_with_warning(monkeypatch):
 
 def test_global_local_filter_wrong_channels_is_an_error():
     with pytest.raises(RuntimeError, match='complex_weight'):
-        GlobalLocalFilter(8).load_state_dict(GlobalLocalFilter(16).state_dict())
+        GlobalLocalFilter(8).load_state_dict(
+            GlobalLocalFilter(16).state_dict())
     with pytest.raises(ValueError, match='even'):
         GlobalLocalFilter(7)

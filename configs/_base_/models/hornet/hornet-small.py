@@ -1,18 +1,4 @@
-# HorNet-small image classifier (mmpretrain). Drop path of the published recipe.
+_base_ = './hornet-tiny.py'
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='hornet_mm.HorNet', arch='small', drop_path_rate=0.4),
-    neck=None,
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=768,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
-        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
-        cal_acc=False),
-    train_cfg=dict(augments=[
-        dict(type='Mixup', alpha=0.8),
-        dict(type='CutMix', alpha=1.0),
-    ]),
-)
-custom_imports = dict(imports=['hornet_mm'], allow_failed_imports=False)
+    backbone=dict(arch='small', drop_path_rate=0.4),
+    head=dict(in_channels=768))
