@@ -5,13 +5,25 @@ from any other scope (mmdet, mmseg, mmpretrain): mmengine imports this module
 on seeing the ``hornet_mm.`` prefix and then ``hornet_mm.models`` lazily
 through ``locations``.
 """
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS']
+__all__ = ['DATASETS', 'MODELS', 'TRANSFORMS']
 
 MODELS = Registry(
     'model',
     parent=MMENGINE_MODELS,
     scope='hornet_mm',
     locations=['hornet_mm.models'])
+DATASETS = Registry(
+    'dataset',
+    parent=MMENGINE_DATASETS,
+    scope='hornet_mm',
+    locations=['hornet_mm.datasets'])
+TRANSFORMS = Registry(
+    'transform',
+    parent=MMENGINE_TRANSFORMS,
+    scope='hornet_mm',
+    locations=['hornet_mm.datasets'])

@@ -1,0 +1,3 @@
+from .imagenet import ImageDecodeError, ImageNet, LoadImageFromFile
+
+__all__ = ['ImageDecodeError', 'ImageNet', 'LoadImageFromFile']

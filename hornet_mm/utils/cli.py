@@ -1,0 +1,90 @@
+"""Shared pieces of ``tools/train.py`` and ``tools/test.py``.
+
+The tools serve mmpretrain, mmdet and mmseg configs alike: the library is the
+config's ``default_scope``. Flags and their meaning follow those libraries'
+own tools.
+"""
+import difflib
+import os.path as osp
+from copy import deepcopy
+from typing import Iterable, Optional
+
+from mmengine.config import Config, ConfigDict
+
+__all__ = ['RUNNER_KEYS', 'check_config_keys', 'load_config',
+           'set_work_dir', 'set_dataloader_defaults']
+
+# Top-level keys the mmengine Runner (and the tools) read.
+RUNNER_KEYS = frozenset({
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader',
+    'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr',
+    'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
+    'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from',
+    'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level',
+    'visualizer', 'default_scope', 'randomness', 'experiment_name', 'cfg',
+    'custom_imports', 'tta_model', 'tta_pipeline', 'runner_type',
+    'vis_backends', 'train_pipeline', 'test_pipeline', 'val_pipeline',
+    'dataset_type', 'data_root', 'backend_args', 'model_wrapper_cfg',
+    'compile', 'strategy'
+})
+
+
+def check_config_keys(cfg: Config,
+                      known: Iterable[str] = RUNNER_KEYS) -> None:
+    """Refuse top-level keys that look like misspelt runner keys.
+
+    mmengine ignores unknown top-level keys (configs may define helper
+    variables), so ``train_dataloder=...`` would silently train with the
+    base config's loader. A key that is not a runner key but is close to one
+    is an error that names both.
+    """
+    known = set(known)
+    for key in cfg.keys():
+        if key in known or key.startswith('_'):
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.85)
+        if close:
+            raise KeyError(f'Unknown config key {key!r}: did you mean '
+                           f'{close[0]!r}? (mmengine would ignore it)')
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config, merge ``--cfg-options`` and check its keys."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    check_config_keys(cfg)
+    return cfg
+
+
+def set_work_dir(cfg: Config, config_path: str,
+                 work_dir: Optional[str]) -> None:
+    """``--work-dir`` > the config's ``work_dir`` > ``work_dirs/<stem>``."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
+
+
+def set_dataloader_defaults(cfg: Config, fields: Iterable[str],
+                            pin_memory: bool = True,
+                            persistent_workers: bool = True) -> None:
+    """Fill dataloader options the libraries' tools default to.
+
+    ``persistent_workers`` needs worker processes, so it stays off for
+    loaders with ``num_workers=0``.
+    """
+    for field in fields:
+        if cfg.get(field) is None:
+            continue
+        loader = ConfigDict(pin_memory=pin_memory,
+                            persistent_workers=persistent_workers)
+        loader.update(deepcopy(cfg[field]))
+        if not pin_memory:
+            loader.pin_memory = False
+        if not persistent_workers or loader.get('num_workers', 0) == 0:
+            loader.persistent_workers = False
+        cfg[field] = loader

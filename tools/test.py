@@ -1,0 +1,159 @@
+"""Evaluate a checkpoint with an mmpretrain, mmdet or mmseg config.
+
+Example:
+    python tools/test.py configs/hornet/hornet-tiny-gf_8xb128_in1k.py \
+        checkpoints/hornet-tiny-gf_in1k.pth --out results.pkl --tta
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from copy import deepcopy
+
+import mmengine
+from mmengine.config import ConfigDict, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from hornet_mm.utils.cli import (load_config, set_dataloader_defaults,
+                                 set_work_dir)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (evaluate) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the metrics log')
+    parser.add_argument(
+        '--out',
+        help='dump the predictions (.pkl) to this file; with --out-item '
+        'metrics, the metrics (.json/.pkl/.yaml)')
+    parser.add_argument(
+        '--out-item',
+        choices=['metrics', 'pred'],
+        help='what --out holds (default: the predictions)')
+    parser.add_argument(
+        '--show-dir',
+        help='save pictures of the predictions in this directory (as in the '
+        'libraries: mmpretrain takes it as given, mmdet and mmseg under the '
+        'work dir\'s timestamped folder)')
+    parser.add_argument(
+        '--show', action='store_true', help='show the predictions')
+    parser.add_argument(
+        '--interval', type=int, default=1, help='visualise every N samples')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='display time (s)')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation: the config\'s tta_model and '
+        'tta_pipeline; for classifiers without them, flip averaging')
+    parser.add_argument(
+        '--amp', action='store_true', help='test in mixed precision')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='disable pin_memory in the dataloader')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs merged into the '
+        'config')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _enable_tta(cfg) -> None:
+    if 'tta_model' not in cfg and cfg.get('default_scope') == 'mmpretrain':
+        cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
+    if 'tta_pipeline' not in cfg and cfg.get('default_scope') == 'mmpretrain':
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        cfg.tta_pipeline = deepcopy(pipeline)
+        cfg.tta_pipeline[-1] = dict(
+            type='TestTimeAug',
+            transforms=[[
+                dict(type='RandomFlip', prob=1.),
+                dict(type='RandomFlip', prob=0.)
+            ], [pipeline[-1]]])
+    if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+        raise KeyError('--tta needs tta_model and tta_pipeline in the config')
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def merge_args(cfg, args):
+    """Apply the command-line flags to the config."""
+    cfg.launcher = args.launcher
+    set_work_dir(cfg, args.config, args.work_dir)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+
+    if args.amp:
+        cfg.test_cfg = cfg.get('test_cfg') or ConfigDict()
+        cfg.test_cfg.fp16 = True
+
+    if args.show or args.show_dir:
+        hooks = cfg.get('default_hooks') or {}
+        if 'visualization' not in hooks:
+            raise KeyError('--show/--show-dir need a visualization hook in '
+                           'default_hooks')
+        vis = cfg.default_hooks.visualization
+        if cfg.get('default_scope') == 'mmpretrain':
+            vis.enable = True
+            vis.out_dir = args.show_dir
+        else:  # mmdet / mmseg hooks draw when `draw` is set
+            vis.draw = True
+            vis.test_out_dir = args.show_dir
+        vis.show = args.show
+        vis.wait_time = args.wait_time
+        vis.interval = args.interval
+
+    if args.tta:
+        _enable_tta(cfg)
+
+    if cfg.get('default_scope') == 'mmpretrain' and cfg.get(
+            'test_dataloader') is not None:
+        cfg.test_dataloader.setdefault('collate_fn',
+                                       dict(type='default_collate'))
+    set_dataloader_defaults(
+        cfg, ['test_dataloader'],
+        pin_memory=not args.no_pin_memory,
+        persistent_workers=False)
+    return cfg
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.out_item is not None and args.out is None:
+        sys.stderr.write('error: --out-item needs --out\n')
+        return 2
+    try:
+        cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    except (FileNotFoundError, KeyError) as err:
+        sys.stderr.write(f'error: {err}\n')
+        return 2
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+        else Runner.from_cfg(cfg)
+    if args.out and args.out_item in (None, 'pred'):
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    if args.out and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
