@@ -147,8 +147,8 @@ def make_imagenet_style(out_dir: str,
     if unknown:
         raise ValueError(f'Unknown classes {unknown}; valid: '
                          f'{sorted(SHAPE_CLASSES)}')
-    jobs = [(split, label, name, i) for split, count in (('train', num_train),
-                                                          ('val', num_val))
+    jobs = [(split, label, name, i)
+            for split, count in (('train', num_train), ('val', num_val))
             for label, name in enumerate(names) for i in range(count)]
     os.makedirs(osp.join(out_dir, 'meta'), exist_ok=True)
     lines: Dict[str, List[str]] = {'train': [], 'val': []}

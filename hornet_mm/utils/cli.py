@@ -11,8 +11,10 @@ from typing import Iterable, Optional
 
 from mmengine.config import Config, ConfigDict
 
-__all__ = ['RUNNER_KEYS', 'check_config_keys', 'load_config',
-           'set_work_dir', 'set_dataloader_defaults']
+__all__ = [
+    'RUNNER_KEYS', 'check_config_keys', 'load_config', 'set_work_dir',
+    'set_dataloader_defaults'
+]
 
 # Top-level keys the mmengine Runner (and the tools) read.
 RUNNER_KEYS = frozenset({
@@ -29,8 +31,7 @@ RUNNER_KEYS = frozenset({
 })
 
 
-def check_config_keys(cfg: Config,
-                      known: Iterable[str] = RUNNER_KEYS) -> None:
+def check_config_keys(cfg: Config, known: Iterable[str] = RUNNER_KEYS) -> None:
     """Refuse top-level keys that look like misspelt runner keys.
 
     mmengine ignores unknown top-level keys (configs may define helper
@@ -69,7 +70,8 @@ def set_work_dir(cfg: Config, config_path: str,
                                 osp.splitext(osp.basename(config_path))[0])
 
 
-def set_dataloader_defaults(cfg: Config, fields: Iterable[str],
+def set_dataloader_defaults(cfg: Config,
+                            fields: Iterable[str],
                             pin_memory: bool = True,
                             persistent_workers: bool = True) -> None:
     """Fill dataloader options the libraries' tools default to.
@@ -80,8 +82,8 @@ def set_dataloader_defaults(cfg: Config, fields: Iterable[str],
     for field in fields:
         if cfg.get(field) is None:
             continue
-        loader = ConfigDict(pin_memory=pin_memory,
-                            persistent_workers=persistent_workers)
+        loader = ConfigDict(
+            pin_memory=pin_memory, persistent_workers=persistent_workers)
         loader.update(deepcopy(cfg[field]))
         if not pin_memory:
             loader.pin_memory = False

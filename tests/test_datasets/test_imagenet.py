@@ -16,21 +16,25 @@ PIPELINE = [dict(type='hornet_mm.LoadImageFromFile'), dict(type='PackInputs')]
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('synthetic_imagenet')
-    counts = make_imagenet_style(str(root), num_train=3, num_val=2,
-                                 progress=False)
+    counts = make_imagenet_style(
+        str(root), num_train=3, num_val=2, progress=False)
     assert counts == {'train': 3 * 8, 'val': 2 * 8}
     return root
 
 
 def _dataset(root, split='train', **kwargs):
     init_default_scope('mmpretrain')
-    return ImageNet(data_root=str(root), split=split, pipeline=PIPELINE,
-                    metainfo=dict(classes=CLASSES), **kwargs)
+    return ImageNet(
+        data_root=str(root),
+        split=split,
+        pipeline=PIPELINE,
+        metainfo=dict(classes=CLASSES),
+        **kwargs)
 
 
 def test_layout_and_files(data_root):
-    assert (data_root / 'meta' / 'classes.txt').read_text().split() == list(
-        CLASSES)
+    assert (data_root / 'meta' /
+            'classes.txt').read_text().split() == list(CLASSES)
     lines = (data_root / 'meta' / 'train.txt').read_text().splitlines()
     assert lines[0] == 'circle/circle_00000.JPEG 0'
     assert lines[-1] == 'dots/dots_00002.JPEG 7'
@@ -43,14 +47,14 @@ def test_layout_and_files(data_root):
 
 
 def test_generation_is_seeded(tmp_path, data_root):
-    make_imagenet_style(str(tmp_path / 'a'), num_train=3, num_val=2,
-                        progress=False)
-    make_imagenet_style(str(tmp_path / 'b'), num_train=3, num_val=2, seed=1,
-                        progress=False)
+    make_imagenet_style(
+        str(tmp_path / 'a'), num_train=3, num_val=2, progress=False)
+    make_imagenet_style(
+        str(tmp_path / 'b'), num_train=3, num_val=2, seed=1, progress=False)
     rel = osp.join('train', 'cross', 'cross_00001.JPEG')
     assert filecmp.cmp(tmp_path / 'a' / rel, data_root / rel, shallow=False)
-    assert not filecmp.cmp(tmp_path / 'b' / rel, data_root / rel,
-                           shallow=False)
+    assert not filecmp.cmp(
+        tmp_path / 'b' / rel, data_root / rel, shallow=False)
     with pytest.raises(ValueError, match='Unknown classes'):
         make_imagenet_style(str(tmp_path / 'c'), classes=['hexagon'])
 

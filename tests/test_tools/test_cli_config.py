@@ -13,13 +13,19 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def test_misspelt_runner_key_is_an_error():
     cfg = Config(dict(model=dict(), train_dataloder=dict(batch_size=2)))
-    with pytest.raises(KeyError, match="'train_dataloder'.*'train_dataloader'"):
+    with pytest.raises(
+            KeyError, match="'train_dataloder'.*'train_dataloader'"):
         check_config_keys(cfg)
 
 
 def test_helper_variables_are_fine():
-    cfg = Config(dict(model=dict(), bgr_mean=[1, 2, 3], classes=('a', ),
-                      max_epochs=3, train_dataloader=dict()))
+    cfg = Config(
+        dict(
+            model=dict(),
+            bgr_mean=[1, 2, 3],
+            classes=('a', ),
+            max_epochs=3,
+            train_dataloader=dict()))
     check_config_keys(cfg)
 
 
@@ -27,13 +33,16 @@ def test_helper_variables_are_fine():
                                         ('test.py', ['missing.pth'])])
 def test_tools_refuse_misspelt_key(tool, extra, tmp_path):
     config = tmp_path / 'bad.py'
-    config.write_text(
-        "_base_ = '" +
-        osp.join(REPO, 'configs', 'hornet', 'hornet-nano_1xb32_synthetic-in8.py')
-        + "'\noptim_wraper = dict(optimizer=dict(lr=1.0))\n")
+    config.write_text("_base_ = '" + osp.join(
+        REPO, 'configs', 'hornet', 'hornet-nano_1xb32_synthetic-in8.py') +
+                      "'\noptim_wraper = dict(optimizer=dict(lr=1.0))\n")
     result = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', tool), str(config), *extra],
-        capture_output=True, text=True, cwd=str(tmp_path))
+        [sys.executable,
+         osp.join(REPO, 'tools', tool),
+         str(config), *extra],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path))
     assert result.returncode == 2
     assert "'optim_wraper'" in result.stderr
     assert "'optim_wrapper'" in result.stderr
@@ -42,14 +51,19 @@ def test_tools_refuse_misspelt_key(tool, extra, tmp_path):
 def test_unknown_arch_in_config_names_valid_ones(tmp_path):
     config = tmp_path / 'bad_arch.py'
     config.write_text(
-        "_base_ = '" +
-        osp.join(REPO, 'configs', 'hornet', 'hornet-nano_1xb32_synthetic-in8.py')
-        + "'\nmodel = dict(backbone=dict(arch='tinny'))\n"
+        "_base_ = '" + osp.join(REPO, 'configs', 'hornet',
+                                'hornet-nano_1xb32_synthetic-in8.py') +
+        "'\nmodel = dict(backbone=dict(arch='tinny'))\n"
         "train_dataloader = dict(dataset=dict(data_root='nowhere'))\n")
-    result = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'train.py'), str(config),
-         '--work-dir', str(tmp_path / 'wd')],
-        capture_output=True, text=True, cwd=str(tmp_path))
+    result = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'train.py'),
+        str(config), '--work-dir',
+        str(tmp_path / 'wd')
+    ],
+                            capture_output=True,
+                            text=True,
+                            cwd=str(tmp_path))
     assert result.returncode != 0
     assert "Unknown HorNet arch 'tinny'" in result.stderr
     assert 'tiny-gf' in result.stderr

@@ -31,6 +31,8 @@ param_scheduler = [
 train_cfg = dict(by_epoch=True, max_epochs=300, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
-# The lr above is for 4096 images per step; --auto-scale-lr rescales it to the
-# actual total batch (GPUs x batch per GPU).
-auto_scale_lr = dict(base_batch_size=4096)
+# The lr above is the published one, for 4096 images per step. Scaling is on:
+# the runner multiplies it by (GPUs x batch per GPU) / 4096, so every config
+# trains with the linearly scaled published lr for the batch it runs with
+# (1e-3 for 8 x 128); --auto-scale-lr changes nothing here.
+auto_scale_lr = dict(base_batch_size=4096, enable=True)
