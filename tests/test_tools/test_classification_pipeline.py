@@ -37,8 +37,9 @@ def _run(*cmd, cwd=REPO):
                             cwd=cwd,
                             capture_output=True,
                             text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    return output
 
 
 @pytest.fixture(scope='module')
