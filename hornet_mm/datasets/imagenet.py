@@ -42,6 +42,8 @@ class LoadImageFromFile(_MMCVLoadImageFromFile):
     """
 
     def transform(self, results: dict) -> Optional[dict]:
+        if 'img_path' not in results and results.get('img') is not None:
+            return results  # already loaded (e.g. by an inferencer)
         path = results['img_path']
         if isinstance(path, str) and not osp.isfile(path):
             raise FileNotFoundError(f'Image file not found: {path}')

@@ -12,33 +12,43 @@ CONFIG = osp.join(REPO, 'configs', 'hornet', 'hornet-tiny-gf_8xb128_in1k.py')
 
 @pytest.fixture(scope='module')
 def quickstart(tmp_path_factory):
-    work_dir = tmp_path_factory.mktemp('quickstart')
+    tmp = tmp_path_factory.mktemp('quickstart')
+    work_dir = tmp / 'work'
     result = subprocess.run([
         sys.executable,
         osp.join(REPO, 'tools', 'demo', 'quickstart.py'), '--work-dir',
-        str(work_dir)
+        str(work_dir), '--data-root',
+        str(tmp / 'data')
     ],
                             capture_output=True,
                             text=True,
                             cwd=REPO)
-    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
     return work_dir, result.stdout
 
 
-def test_quickstart_writes_everything(quickstart):
+def test_quickstart_trains_evaluates_and_predicts(quickstart):
     work_dir, stdout = quickstart
-    for name in ('hornet_tiny_gf_release_layout.pth',
-                 'hornet-tiny-gf_in1k.pth', 'demo.jpg', 'predictions.json'):
+    for name in ('train/epoch_40.pth', 'metrics.json', 'metrics_tta.json',
+                 'predictions_nano.json', 'hornet_tiny_gf_release_layout.pth',
+                 'hornet-tiny-gf_in1k.pth', 'demo.jpg',
+                 'predictions_release.json'):
         assert (work_dir / name).is_file(), name
+    top1 = json.loads((work_dir / 'metrics.json').read_text())
+    assert top1['accuracy/top1'] > 60.0  # chance: 12.5%
     assert 'all equal to the source' in stdout
-    predictions = json.loads((work_dir / 'predictions.json').read_text())
-    topk = predictions[0]['topk']
-    assert len(topk) == 5
-    scores = [score for _, _, score in topk]
-    assert scores == sorted(scores, reverse=True)
-    assert all(0 <= s <= 1 for s in scores)
-    assert all(isinstance(name, str) and name for _, name, _ in topk)
     assert '  tiny-gf           22.99      22.99' in stdout
+
+    nano = json.loads((work_dir / 'predictions_nano.json').read_text())
+    assert [osp.basename(osp.dirname(p['image']))
+            for p in nano] == ['circle', 'vertical_stripes', 'dots']
+    for prediction in nano:
+        scores = [score for _, _, score in prediction['topk']]
+        assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+    release = json.loads((work_dir / 'predictions_release.json').read_text())
+    assert all(
+        isinstance(name, str) and name for _, name, _ in release[0]['topk'])
 
 
 def test_inference_cli_on_bad_images(quickstart, tmp_path):

@@ -1,25 +1,31 @@
-"""End-to-end run: a released-layout checkpoint to top-5 predictions.
+"""The main job: HorNet classification end to end on this machine.
 
 Steps (each prints what it did and where its output went):
 
-1. the checkpoint: a HorNet-T-GF classifier file in the official release's
-   layout (``{'model': ...}``). Pass ``--official PATH`` to use a downloaded
-   release file; by default a seeded, randomly initialised model is written in
-   that layout (no weights can be downloaded here), so the predicted classes
-   are not meaningful, only the pipeline is;
-2. conversion with ``tools/model_converters/hornet_to_mm.py``, checked tensor
-   by tensor against the source;
-3. a demo picture, classified with ``tools/inference.py`` through the
-   mmpretrain config ``configs/hornet/hornet-tiny-gf_8xb128_in1k.py``;
-4. the parameter counts of all classification models next to the published
+1. data: a seeded 8-class ImageNet-style set of drawn shapes and textures
+   (``tools/misc/generate_imagenet_style.py``), unless it is already there;
+2. training: a small HorNet (7x7 and global-filter stages) from scratch with
+   ``tools/train.py configs/hornet/hornet-nano_1xb32_synthetic-in8.py``;
+3. evaluation with ``tools/test.py``: top-1 on the validation split, single
+   view and with flip TTA, against chance (12.5%);
+4. classification of validation pictures with ``tools/inference.py`` (top-5
+   with class names);
+5. release checkpoints: a HorNet-T-GF file in the official release layout
+   (``--official PATH`` for a downloaded one; by default seeded random
+   weights, since nothing can be downloaded here) converted with
+   ``tools/model_converters/hornet_to_mm.py``, checked tensor by tensor, and
+   used for a prediction through the ImageNet config;
+6. the parameter counts of all classification models next to the published
    ones.
 
 Example:
     python tools/demo/quickstart.py --work-dir work_dirs/quickstart
 """
 import argparse
+import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
@@ -29,6 +35,9 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'hornet', 'hornet-tiny-gf_8xb128_in1k.py')
+NANO = osp.join(REPO, 'configs', 'hornet',
+                'hornet-nano_1xb32_synthetic-in8.py')
+STEPS = 6
 PUBLISHED_PARAMS = [('tiny', 22.41), ('tiny-gf', 22.99), ('small', 49.53),
                     ('small-gf', 50.40), ('base', 87.26), ('base-gf', 88.42),
                     ('large', 194.54), ('large-gf', 196.29),
@@ -39,7 +48,7 @@ NOTES = {'large-gf384': '  (published figure uses 24x12/13x7 filters)'}
 
 
 def step(index: int, text: str) -> None:
-    sys.stdout.write(f'\n[{index}/4] {text}\n')
+    sys.stdout.write(f'\n[{index}/{STEPS}] {text}\n')
     sys.stdout.flush()
 
 
@@ -51,6 +60,29 @@ def run(cmd: list) -> str:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f'command failed with exit code {result.returncode}')
     return result.stdout
+
+
+def train_with_progress(cmd: list, log_path: str) -> None:
+    """Run tools/train.py, keep its full log, print one line per epoch."""
+    sys.stdout.write('  $ ' + ' '.join(
+        osp.relpath(c, REPO) if osp.isabs(c) else c for c in cmd) + '\n')
+    pattern = re.compile(r'Epoch\((?P<mode>train|val)\)\s*\[(?P<epoch>\d+)\]'
+                         r'\[\s*(?P<it>\d+)/(?P<total>\d+)\].*?'
+                         r'(?P<value>loss: [\d.]+|accuracy/top1: [\d.]+)')
+    with open(log_path, 'w') as log, subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True) as proc:
+        for line in proc.stdout:
+            log.write(line)
+            match = pattern.search(line)
+            # the last logged iteration of an epoch (logger interval 5)
+            last = match and int(match['total']) - int(match['it']) < 5
+            if match and (match['mode'] == 'val' or last):
+                sys.stdout.write(f"  epoch {match['epoch']:>2} "
+                                 f"{match['mode']:<5} {match['value']}\n")
+                sys.stdout.flush()
+    if proc.returncode != 0:
+        raise SystemExit(f'training failed; see {log_path}')
 
 
 def make_release_layout_checkpoint(path: str, seed: int) -> None:
@@ -95,6 +127,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/quickstart')
     parser.add_argument('--official', help='a released HorNet-T-GF file')
+    parser.add_argument(
+        '--data-root',
+        default=osp.join(REPO, 'data', 'synthetic_imagenet'),
+        help='where the generated dataset goes (the config\'s default)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     work_dir = osp.abspath(args.work_dir)
@@ -102,7 +138,60 @@ def main() -> int:
     start = time.time()
     python = sys.executable
 
-    step(1, 'checkpoint in the official release layout')
+    step(1, 'data: seeded 8-class ImageNet-style set')
+    data_root = osp.abspath(args.data_root)
+    data_options = ['--cfg-options'] + [
+        f'{loader}.dataset.data_root={data_root}'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
+    if osp.isfile(osp.join(data_root, 'meta', 'val.txt')):
+        sys.stdout.write(f'  {data_root} exists, reusing it\n')
+    else:
+        sys.stdout.write(
+            run([
+                python,
+                osp.join(REPO, 'tools', 'misc', 'generate_imagenet_style.py'),
+                data_root
+            ]).splitlines()[-1] + '\n')
+
+    step(2, 'train a small HorNet from scratch (tools/train.py)')
+    train_dir = osp.join(work_dir, 'train')
+    train_with_progress([
+        python,
+        osp.join(REPO, 'tools', 'train.py'), NANO, '--work-dir', train_dir,
+        *data_options
+    ], osp.join(work_dir, 'train.log'))
+    checkpoint = osp.join(train_dir, 'epoch_40.pth')
+
+    step(3, 'evaluate on the validation split (tools/test.py)')
+    top1 = {}
+    for name, extra in (('single view', []), ('flip TTA', ['--tta'])):
+        metrics = osp.join(work_dir, f"metrics{'_tta' if extra else ''}.json")
+        run([
+            python,
+            osp.join(REPO, 'tools', 'test.py'), NANO, checkpoint, '--work-dir',
+            osp.join(work_dir, 'test'), '--out', metrics, '--out-item',
+            'metrics', *extra, *data_options
+        ])
+        with open(metrics) as f:
+            top1[name] = json.load(f)['accuracy/top1']
+        sys.stdout.write(f'  top-1 ({name}): {top1[name]:.1f}% '
+                         '(chance: 12.5%)\n')
+
+    step(4, 'classify validation pictures (tools/inference.py, top-5)')
+    pictures = [
+        osp.join(data_root, 'val', name, f'{name}_00000.JPEG')
+        for name in ('circle', 'vertical_stripes', 'dots')
+    ]
+    sys.stdout.write(
+        run([
+            python,
+            osp.join(REPO, 'tools', 'inference.py'), *pictures, '--config',
+            NANO, '--checkpoint', checkpoint, '--out',
+            osp.join(work_dir, 'predictions_nano.json')
+        ]))
+
+    step(5, 'release checkpoint: convert and predict')
     if args.official:
         source = osp.abspath(args.official)
         sys.stdout.write(f'  using {source}\n')
@@ -112,7 +201,6 @@ def main() -> int:
         sys.stdout.write(f'  wrote {source} (seeded random weights: the '
                          'predictions below are not meaningful)\n')
 
-    step(2, 'convert to an mmengine checkpoint')
     converted = osp.join(work_dir, 'hornet-tiny-gf_in1k.pth')
     out = run([
         python,
@@ -131,10 +219,9 @@ def main() -> int:
     sys.stdout.write(f'  {converted}: {len(written)} tensors, all equal to '
                      'the source\n')
 
-    step(3, 'classify a picture (top-5)')
     image = osp.join(work_dir, 'demo.jpg')
     make_demo_image(image, args.seed)
-    result_json = osp.join(work_dir, 'predictions.json')
+    result_json = osp.join(work_dir, 'predictions_release.json')
     out = run([
         python,
         osp.join(REPO, 'tools', 'inference.py'), image, '--config', CONFIG,
@@ -142,7 +229,7 @@ def main() -> int:
     ])
     sys.stdout.write(out)
 
-    step(4, 'parameter counts (1000-class classifiers) vs published')
+    step(6, 'parameter counts (1000-class classifiers) vs published')
     from hornet_mm.models import HorNet
     sys.stdout.write(f"  {'arch':<12} {'params (M)':>10} {'published':>10}\n")
     for arch, published in PUBLISHED_PARAMS:
@@ -155,11 +242,16 @@ def main() -> int:
             f"{NOTES.get(arch, '')}\n")
 
     sys.stdout.write(
-        f'\nDone in {time.time() - start:.0f} s. Outputs in {work_dir}:\n'
-        f'  source checkpoint   {source}\n'
-        f'  converted           {converted}\n'
-        f'  picture             {image}\n'
-        f'  predictions         {result_json}\n')
+        f'\nDone in {time.time() - start:.0f} s. Outputs:\n'
+        f'  dataset               {data_root}\n'
+        f'  training log, ckpts   {osp.join(work_dir, "train.log")}, '
+        f'{train_dir}\n'
+        f'  metrics               {osp.join(work_dir, "metrics.json")} '
+        f"(top-1 {top1['single view']:.1f}%, TTA {top1['flip TTA']:.1f}%)\n"
+        f'  predictions           '
+        f'{osp.join(work_dir, "predictions_nano.json")}\n'
+        f'  release checkpoint    {source} -> {converted}\n'
+        f'  release prediction    {result_json}\n')
     return 0
 
 
