@@ -7,10 +7,11 @@ through ``locations``.
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
-__all__ = ['DATASETS', 'MODELS', 'TRANSFORMS']
+__all__ = ['DATASETS', 'MODELS', 'OPTIM_WRAPPERS', 'TRANSFORMS']
 
 MODELS = Registry(
     'model',
@@ -27,3 +28,8 @@ TRANSFORMS = Registry(
     parent=MMENGINE_TRANSFORMS,
     scope='hornet_mm',
     locations=['hornet_mm.datasets'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper',
+    parent=MMENGINE_OPTIM_WRAPPERS,
+    scope='hornet_mm',
+    locations=['hornet_mm.engine'])

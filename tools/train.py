@@ -82,11 +82,13 @@ def merge_args(cfg, args):
         cfg.val_evaluator = None
 
     if args.amp:
-        if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        # hornet_mm's wrapper is mmengine's on GPUs and falls back to
+        # bfloat16 autocast on CPU-only machines
+        if cfg.optim_wrapper.get('type') in ('AmpOptimWrapper',
+                                             'hornet_mm.AmpOptimWrapper'):
             print_log('AMP is already on in the config', logger='current')
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        cfg.optim_wrapper.type = 'hornet_mm.AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
     if args.resume == 'auto':
         cfg.resume = True

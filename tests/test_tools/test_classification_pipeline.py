@@ -122,3 +122,30 @@ def test_converted_release_checkpoint_evaluates(tmp_path):
         results = pickle.load(f)
     assert len(results) == 8
     assert all(r['pred_score'].shape == (1000, ) for r in results)
+
+
+def test_amp_and_resume(trained, tmp_path):
+    root, _, _ = trained
+    work_dir = tmp_path / 'amp'
+    train = [osp.join(REPO, 'tools', 'train.py'), NANO, '--work-dir', work_dir]
+    options = _data_root_options(root)
+    log = _run(*train, '--amp', *options, 'train_cfg.max_epochs=2')
+    assert 'bfloat16 autocast on the CPU' in log
+    state = torch.load(work_dir / 'epoch_2.pth', map_location='cpu')
+    assert state['meta']['epoch'] == 2
+    assert 'loss_scaler' not in state['optimizer']
+
+    # --resume without a path: the latest checkpoint of the work dir
+    log = _run(*train, '--amp', '--resume', *options, 'train_cfg.max_epochs=3')
+    assert 'resumed epoch: 2' in log
+    assert (work_dir / 'epoch_3.pth').is_file()
+    # --resume PATH; a missing path is refused before anything starts
+    log = _run(*train, '--resume', work_dir / 'epoch_3.pth', *options,
+               'train_cfg.max_epochs=4')
+    assert 'resumed epoch: 3' in log
+    result = subprocess.run(
+        [sys.executable, *map(str, train), '--resume', tmp_path / 'nope.pth'],
+        capture_output=True,
+        text=True,
+        cwd=REPO)
+    assert result.returncode == 2 and 'nope.pth' in result.stderr

@@ -1,0 +1,3 @@
+from .optim_wrapper import AmpOptimWrapper
+
+__all__ = ['AmpOptimWrapper']
