@@ -12,12 +12,13 @@ from copy import deepcopy
 
 import mmengine
 from mmengine.config import ConfigDict, DictAction
+from mmengine.dist import is_main_process
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from hornet_mm.utils.cli import (load_config, set_dataloader_defaults,
-                                 set_work_dir)
+                                 set_work_dir, setup_cpu_distributed)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -144,13 +145,14 @@ def main(argv=None) -> int:
     except (FileNotFoundError, KeyError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 2
+    setup_cpu_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
     if args.out and args.out_item in (None, 'pred'):
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
     metrics = runner.test()
-    if args.out and args.out_item == 'metrics':
+    if args.out and args.out_item == 'metrics' and is_main_process():
         mmengine.dump(metrics, args.out)
     return 0
 

@@ -17,7 +17,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from hornet_mm.utils.cli import (load_config, set_dataloader_defaults,
-                                 set_work_dir)
+                                 set_work_dir, setup_cpu_distributed)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -128,6 +128,7 @@ def main(argv=None) -> int:
     except (FileNotFoundError, KeyError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 2
+    setup_cpu_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
     runner.train()

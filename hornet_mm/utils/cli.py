@@ -90,3 +90,33 @@ def set_dataloader_defaults(cfg: Config,
         if not persistent_workers or loader.get('num_workers', 0) == 0:
             loader.persistent_workers = False
         cfg[field] = loader
+
+
+def setup_cpu_distributed(cfg: Config) -> bool:
+    """Run ``--launcher pytorch`` jobs on machines without CUDA (gloo).
+
+    mmengine's launcher setup calls ``torch.cuda.set_device`` and wraps the
+    model with ``device_ids=[LOCAL_RANK]``, both of which fail without a GPU.
+    On such a machine this initialises the process group with gloo from
+    torchrun's environment (mmengine then skips its own initialisation) and
+    wraps the model without device ids. Returns whether it did so.
+    """
+    import os
+
+    import torch
+    import torch.distributed as dist
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return False
+    cfg.env_cfg = cfg.get('env_cfg') or ConfigDict()
+    cfg.env_cfg.dist_cfg = dict(
+        cfg.env_cfg.get('dist_cfg') or {}, backend='gloo')
+    if not dist.is_initialized():
+        dist.init_process_group(
+            backend='gloo',
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']))
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+        type='MMDistributedDataParallel', broadcast_buffers=False)
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
+    return True

@@ -6,6 +6,7 @@ top-1 far above chance, with and without TTA, and mmpretrain's own test tool
 must agree. A converted release-layout checkpoint evaluates as load_from.
 """
 import json
+import os
 import os.path as osp
 import pickle
 import subprocess
@@ -149,3 +150,51 @@ def test_amp_and_resume(trained, tmp_path):
         text=True,
         cwd=REPO)
     assert result.returncode == 2 and 'nope.pth' in result.stderr
+
+
+def test_distributed_cpu_train_and_test(trained, tmp_path):
+    """tools/dist_train.sh / dist_test.sh with 2 CPU processes (gloo)."""
+    root, _, checkpoint = trained
+    options = _data_root_options(root)
+
+    def dist(script, *args, port):
+        env = dict(os.environ, PORT=str(port))
+        result = subprocess.run(
+            ['bash', osp.join(REPO, 'tools', script), *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-4000:]
+        return output
+
+    log = dist(
+        'dist_train.sh',
+        NANO,
+        2,
+        '--work-dir',
+        tmp_path / 'train',
+        *options,
+        'train_cfg.max_epochs=1',
+        port=29611)
+    # 1200 images / (2 processes x 32) = 19 iterations per epoch
+    assert 'Epoch(train) [1][15/19]' in log
+    assert (tmp_path / 'train' / 'epoch_1.pth').is_file()
+
+    metrics = tmp_path / 'dist_metrics.json'
+    dist(
+        'dist_test.sh',
+        NANO,
+        checkpoint,
+        2,
+        '--work-dir',
+        tmp_path / 'test',
+        '--out',
+        metrics,
+        '--out-item',
+        'metrics',
+        *options,
+        port=29612)
+    single = _top1(tmp_path / 'single', root, checkpoint)
+    assert json.loads(metrics.read_text())['accuracy/top1'] == single
