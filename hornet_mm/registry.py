@@ -2,22 +2,59 @@
 
 Because they are children of the root, ``type='hornet_mm.HorNet'`` resolves
 from any other scope (mmdet, mmseg, mmpretrain): mmengine imports this module
-on seeing the ``hornet_mm.`` prefix and then ``hornet_mm.models`` lazily
-through ``locations``.
+on seeing the ``hornet_mm.`` prefix and then the library-independent modules
+lazily through ``locations``. Modules built on one library (the mmdet neck,
+the mmseg head, ...) are imported only when one of their names is asked for,
+so that using HorNet from mmpretrain never imports mmdet or mmseg.
 """
+from importlib import import_module
+from typing import Any, Dict, Optional
+
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
-__all__ = ['DATASETS', 'MODELS', 'OPTIM_WRAPPERS', 'TRANSFORMS']
 
-MODELS = Registry(
+class LazyRegistry(Registry):
+    """A registry that imports a name's module the first time it is asked for.
+
+    Args:
+        lazy: Registered name -> module that registers it.
+        *args, **kwargs: :class:`mmengine.registry.Registry` arguments.
+    """
+
+    def __init__(self,
+                 *args,
+                 lazy: Optional[Dict[str, str]] = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy = dict(lazy or {})
+
+    def get(self, key: str) -> Any:
+        obj = super().get(key)
+        if obj is None:
+            scope, name = self.split_scope_key(key)
+            if scope in (None, self.scope) and name in self._lazy:
+                import_module(self._lazy.pop(name))
+                obj = super().get(key)
+        return obj
+
+
+__all__ = [
+    'DATASETS', 'MODELS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
+    'TRANSFORMS'
+]
+
+MODELS = LazyRegistry(
     'model',
     parent=MMENGINE_MODELS,
     scope='hornet_mm',
-    locations=['hornet_mm.models'])
+    locations=['hornet_mm.models'],
+    lazy={'HorFPN': 'hornet_mm.models.necks'})
 DATASETS = Registry(
     'dataset',
     parent=MMENGINE_DATASETS,
@@ -31,5 +68,10 @@ TRANSFORMS = Registry(
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper',
     parent=MMENGINE_OPTIM_WRAPPERS,
+    scope='hornet_mm',
+    locations=['hornet_mm.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
     scope='hornet_mm',
     locations=['hornet_mm.engine'])
