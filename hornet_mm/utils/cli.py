@@ -5,11 +5,13 @@ config's ``default_scope``. Flags and their meaning follow those libraries'
 own tools.
 """
 import difflib
+import logging
 import os.path as osp
 from copy import deepcopy
 from typing import Iterable, Optional
 
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 
 __all__ = [
     'RUNNER_KEYS', 'check_config_keys', 'load_config', 'set_work_dir',
@@ -119,4 +121,30 @@ def setup_cpu_distributed(cfg: Config) -> bool:
         type='MMDistributedDataParallel', broadcast_buffers=False)
     wrapper.setdefault('device_ids', None)
     cfg.model_wrapper_cfg = wrapper
+    if replace_sync_bn(cfg.model):
+        print_log(
+            'SyncBN needs CUDA: on this CPU-only machine each process '
+            'normalises with its own batch statistics (BN)',
+            logger='current',
+            level=logging.WARNING)
     return True
+
+
+def replace_sync_bn(node) -> int:
+    """Turn every ``norm_cfg`` of type SyncBN in a config into BN, in place.
+
+    torch's SyncBatchNorm synchronises through NCCL and refuses CPU tensors
+    once a process group exists; in a single process it already behaves as
+    BN. Returns the number of configs changed.
+    """
+    changed = 0
+    if isinstance(node, dict):
+        if node.get('type') in ('SyncBN', 'MMSyncBN'):
+            node['type'] = 'BN'
+            changed += 1
+        for value in node.values():
+            changed += replace_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            changed += replace_sync_bn(value)
+    return changed

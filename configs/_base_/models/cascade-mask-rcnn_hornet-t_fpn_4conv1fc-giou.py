@@ -1,0 +1,47 @@
+# Cascade Mask R-CNN with a HorNet-T backbone, as published: box heads with
+# four 3x3 convs (SyncBN) and one fc, GIoU loss (weight 10) on decoded boxes,
+# one target std per stage.
+_base_ = 'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py'
+custom_imports = dict(imports=['hornet_mm'], allow_failed_imports=False)
+
+
+def _box_head(target_stds):
+    return dict(
+        type='ConvFCBBoxHead',
+        num_shared_convs=4,
+        num_shared_fcs=1,
+        in_channels=256,
+        conv_out_channels=256,
+        fc_out_channels=1024,
+        roi_feat_size=7,
+        num_classes=80,
+        bbox_coder=dict(
+            type='DeltaXYWHBBoxCoder',
+            target_means=[0., 0., 0., 0.],
+            target_stds=target_stds),
+        reg_class_agnostic=False,
+        reg_decoded_bbox=True,
+        norm_cfg=dict(type='SyncBN', requires_grad=True),
+        loss_cls=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+        loss_bbox=dict(type='GIoULoss', loss_weight=10.0))
+
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='hornet_mm.HorNet',
+        arch='tiny',
+        drop_path_rate=0.4,
+        out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='checkpoints/hornet-tiny_in1k.pth',
+            prefix='backbone.')),
+    neck=dict(in_channels=[64, 128, 256, 512]),
+    roi_head=dict(bbox_head=[
+        _box_head([0.1, 0.1, 0.2, 0.2]),
+        _box_head([0.05, 0.05, 0.1, 0.1]),
+        _box_head([0.033, 0.033, 0.067, 0.067]),
+    ]))
