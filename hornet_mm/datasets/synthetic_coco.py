@@ -57,8 +57,8 @@ def _rotate(points: np.ndarray, angle: float, cx: float,
 
 
 def _circle(mask, rng, cx, cy, size):
-    cv2.circle(mask, (int(round(cx)), int(round(cy))), int(round(size / 2)),
-               1, -1)
+    cv2.circle(mask, (int(round(cx)), int(round(cy))), int(round(size / 2)), 1,
+               -1)
 
 
 def _rectangle(mask, rng, cx, cy, size):
@@ -102,8 +102,7 @@ def _background(rng: np.random.Generator, height: int,
     img += ramp * rng.uniform(-30, 30, 3).astype(np.float32)
     grid = rng.normal(0, 1, (int(rng.integers(3, 8)), int(rng.integers(
         3, 8)), 3)).astype(np.float32)
-    blotches = cv2.resize(grid, (width, height),
-                          interpolation=cv2.INTER_CUBIC)
+    blotches = cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
     img += blotches * rng.uniform(10, 35)
     for _ in range(int(rng.integers(0, 7))):
         shade = img.mean((0, 1)) + rng.uniform(-50, 50, 3)
@@ -134,14 +133,29 @@ def _shaded_fill(canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray,
     canvas[ys, xs] = colour + shade[:, None].astype(np.float32)
 
 
+def _keeps_visible(mask: np.ndarray, ids: np.ndarray,
+                   full_areas: Dict[int, int]) -> bool:
+    """Whether ``mask`` painted over ``ids`` leaves every object visible.
+
+    The new object must show at least :data:`MIN_AREA` px, and every earlier
+    one (id ``k`` of unoccluded area ``full_areas[k]``) must keep at least
+    ``MIN_AREA`` px and :data:`MIN_VISIBLE` of its area.
+    """
+    if mask.sum() < MIN_AREA:
+        return False
+    covered = np.bincount(ids[mask], minlength=len(full_areas) + 1)
+    left = np.bincount(ids.ravel(), minlength=len(full_areas) + 1) - covered
+    return all(left[k] >= max(MIN_AREA, MIN_VISIBLE * full)
+               for k, full in full_areas.items())
+
+
 def _place(rng: np.random.Generator, shape: Shape, size: float,
            ids: np.ndarray, full_areas: Dict[int, int],
            centres: List[Tuple[float, float, float]]) -> Optional[np.ndarray]:
-    """Find where a shape may go; ``None`` if no try keeps all visible.
+    """Find where a shape may go (see :func:`_keeps_visible`).
 
-    A place is accepted when the new object shows at least
-    :data:`MIN_AREA` px and every earlier one keeps at least ``MIN_AREA``
-    px and :data:`MIN_VISIBLE` of its own area.
+    With chance :data:`OVERLAP_CHANCE` a try puts the shape across an
+    earlier one. Returns the shape's mask, or ``None`` if no try fits.
     """
     height, width = ids.shape
     for _ in range(25):
@@ -149,26 +163,46 @@ def _place(rng: np.random.Generator, shape: Shape, size: float,
             px, py, psize = centres[int(rng.integers(len(centres)))]
             angle = rng.uniform(0, 2 * np.pi)
             dist = rng.uniform(0.35, 0.8) * (psize + size) / 2
-            cx = float(np.clip(px + dist * np.cos(angle), 0.3 * size,
-                               width - 0.3 * size))
-            cy = float(np.clip(py + dist * np.sin(angle), 0.3 * size,
-                               height - 0.3 * size))
+            cx = float(
+                np.clip(px + dist * np.cos(angle), 0.3 * size,
+                        width - 0.3 * size))
+            cy = float(
+                np.clip(py + dist * np.sin(angle), 0.3 * size,
+                        height - 0.3 * size))
         else:
             cx = rng.uniform(0.3 * size, width - 0.3 * size)
             cy = rng.uniform(0.3 * size, height - 0.3 * size)
         mask = np.zeros(ids.shape, np.uint8)
         shape(mask, rng, cx, cy, size)
         mask = mask.astype(bool)
-        if mask.sum() < MIN_AREA:
-            continue
-        covered = np.bincount(ids[mask], minlength=len(full_areas) + 1)
-        visible = np.bincount(ids.ravel(), minlength=len(full_areas) + 1)
-        left = visible - covered
-        if all(left[k] >= max(MIN_AREA, MIN_VISIBLE * full)
-               for k, full in full_areas.items()):
+        if _keeps_visible(mask, ids, full_areas):
             centres.append((cx, cy, size))
             return mask
     return None
+
+
+def _crowd(rng: np.random.Generator, shape: Shape, ids: np.ndarray,
+           full_areas: Dict[int, int]) -> Tuple[Optional[np.ndarray], list]:
+    """A cluster of 5 to 12 small shapes of one category, as one region.
+
+    Returns the union mask (``None`` if it does not fit) and the masks of
+    the single shapes, which are painted in their own colours.
+    """
+    height, width = ids.shape
+    extent = rng.uniform(50, 100)
+    for _ in range(10):
+        x0 = rng.uniform(0, max(width - extent, 1))
+        y0 = rng.uniform(0, max(height - extent, 1))
+        pieces = []
+        for _ in range(int(rng.integers(5, 13))):
+            piece = np.zeros(ids.shape, np.uint8)
+            shape(piece, rng, x0 + rng.uniform(0, extent),
+                  y0 + rng.uniform(0, extent), rng.uniform(10, 18))
+            pieces.append(piece.astype(bool))
+        mask = np.logical_or.reduce(pieces)
+        if _keeps_visible(mask, ids, full_areas):
+            return mask, pieces
+    return None, []
 
 
 def _draw(rng: np.random.Generator) -> Tuple[np.ndarray, List[dict]]:
@@ -178,8 +212,8 @@ def _draw(rng: np.random.Generator) -> Tuple[np.ndarray, List[dict]]:
     :data:`COCO_SHAPE_CLASSES`), ``crowd`` (bool) and ``mask`` (bool array of
     the visible pixels).
     """
-    height, width = (int(v) for v in rng.integers(IMAGE_SIDE_RANGE[0],
-                                                  IMAGE_SIDE_RANGE[1] + 1, 2))
+    low, high = IMAGE_SIDE_RANGE
+    height, width = (int(side) for side in rng.integers(low, high + 1, 2))
     background = _background(rng, height, width)
     canvas = background.copy()
     ids = np.zeros((height, width), np.int64)
@@ -220,42 +254,10 @@ def _draw(rng: np.random.Generator) -> Tuple[np.ndarray, List[dict]]:
         dict(category=category, crowd=crowd, mask=ids == k)
         for k, (category, crowd) in enumerate(meta, 1)
     ]
-    # every kept instance is at least MIN_AREA large (see _place); drop any
-    # that would not be, should that rule ever change
+    # _keeps_visible already keeps every instance at least MIN_AREA large;
+    # drop any that would not be, should that rule ever change
     instances = [inst for inst in instances if inst['mask'].sum() >= MIN_AREA]
     return img, instances
-
-
-def _crowd(
-        rng: np.random.Generator, shape: Shape, ids: np.ndarray,
-        full_areas: Dict[int, int]
-) -> Tuple[Optional[np.ndarray], List[np.ndarray]]:
-    """A cluster of 5 to 12 small shapes of one category, as one region.
-
-    Returns the union mask (``None`` if it does not fit) and the masks of
-    the single shapes, which are painted in their own colours.
-    """
-    height, width = ids.shape
-    extent = rng.uniform(50, 100)
-    for _ in range(10):
-        x0 = rng.uniform(0, max(width - extent, 1))
-        y0 = rng.uniform(0, max(height - extent, 1))
-        pieces = []
-        for _ in range(int(rng.integers(5, 13))):
-            piece = np.zeros(ids.shape, np.uint8)
-            shape(piece, rng, x0 + rng.uniform(0, extent),
-                  y0 + rng.uniform(0, extent), rng.uniform(10, 18))
-            pieces.append(piece.astype(bool))
-        mask = np.logical_or.reduce(pieces)
-        if mask.sum() < MIN_AREA:
-            continue
-        covered = np.bincount(ids[mask], minlength=len(full_areas) + 1)
-        left = np.bincount(ids.ravel(), minlength=len(full_areas) + 1)
-        left = left - covered
-        if all(left[k] >= max(MIN_AREA, MIN_VISIBLE * full)
-               for k, full in full_areas.items()):
-            return mask, pieces
-    return None, []
 
 
 def _polygons(mask: np.ndarray) -> Optional[List[List[float]]]:
@@ -356,8 +358,8 @@ def make_coco_style(out_dir: str,
         dict(id=i, name=name, supercategory='shape')
         for i, name in enumerate(COCO_SHAPE_CLASSES, 1)
     ]
-    jobs = [(split, i) for split, count in (('train', num_train),
-                                            ('val', num_val))
+    jobs = [(split, i)
+            for split, count in (('train', num_train), ('val', num_val))
             for i in range(count)]
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
     images: Dict[str, List[dict]] = {'train': [], 'val': []}
