@@ -1,4 +1,5 @@
-"""The main job end to end, and the inference CLI on bad input."""
+"""The classification pipeline end to end, and the inference CLI on bad
+input."""
 import json
 import os.path as osp
 import subprocess
@@ -11,12 +12,13 @@ CONFIG = osp.join(REPO, 'configs', 'hornet', 'hornet-tiny-gf_8xb128_in1k.py')
 
 
 @pytest.fixture(scope='module')
-def quickstart(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('quickstart')
+def pipeline(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('cls_demo')
     work_dir = tmp / 'work'
     result = subprocess.run([
         sys.executable,
-        osp.join(REPO, 'tools', 'demo', 'quickstart.py'), '--work-dir',
+        osp.join(REPO, 'tools', 'demo', 'classification_pipeline.py'),
+        '--work-dir',
         str(work_dir), '--data-root',
         str(tmp / 'data')
     ],
@@ -28,8 +30,8 @@ def quickstart(tmp_path_factory):
     return work_dir, result.stdout
 
 
-def test_quickstart_trains_evaluates_and_predicts(quickstart):
-    work_dir, stdout = quickstart
+def test_pipeline_trains_evaluates_and_predicts(pipeline):
+    work_dir, stdout = pipeline
     for name in ('train/epoch_40.pth', 'metrics.json', 'metrics_tta.json',
                  'predictions_nano.json', 'hornet_tiny_gf_release_layout.pth',
                  'hornet-tiny-gf_in1k.pth', 'demo.jpg',
@@ -51,8 +53,8 @@ def test_quickstart_trains_evaluates_and_predicts(quickstart):
         isinstance(name, str) and name for _, name, _ in release[0]['topk'])
 
 
-def test_inference_cli_on_bad_images(quickstart, tmp_path):
-    work_dir, _ = quickstart
+def test_inference_cli_on_bad_images(pipeline, tmp_path):
+    work_dir, _ = pipeline
     checkpoint = str(work_dir / 'hornet-tiny-gf_in1k.pth')
     corrupt = tmp_path / 'corrupt.jpg'
     corrupt.write_bytes(b'\xff\xd8\xff\xe0 definitely not a jpeg')

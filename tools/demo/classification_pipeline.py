@@ -1,4 +1,4 @@
-"""The main job: HorNet classification end to end on this machine.
+"""HorNet classification end to end on this machine.
 
 Steps (each prints what it did and where its output went):
 
@@ -19,19 +19,19 @@ Steps (each prints what it did and where its output went):
    ones.
 
 Example:
-    python tools/demo/quickstart.py --work-dir work_dirs/quickstart
+    python tools/demo/classification_pipeline.py --work-dir work_dirs/cls
 """
 import argparse
 import json
 import os
 import os.path as osp
-import re
-import subprocess
 import sys
 import time
 
 import numpy as np
 import torch
+
+from hornet_mm.utils.pipeline import Pipeline
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'hornet', 'hornet-tiny-gf_8xb128_in1k.py')
@@ -45,44 +45,6 @@ PUBLISHED_PARAMS = [('tiny', 22.41), ('tiny-gf', 22.99), ('small', 49.53),
 # The published 201.23M of large-gf384 is the count with filter sizes (24, 12)
 # and (13, 7); the released model's (24, 13) and (12, 7) give 201.81M.
 NOTES = {'large-gf384': '  (published figure uses 24x12/13x7 filters)'}
-
-
-def step(index: int, text: str) -> None:
-    sys.stdout.write(f'\n[{index}/{STEPS}] {text}\n')
-    sys.stdout.flush()
-
-
-def run(cmd: list) -> str:
-    sys.stdout.write('  $ ' + ' '.join(
-        osp.relpath(c, REPO) if osp.isabs(c) else c for c in cmd) + '\n')
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.stderr.write(result.stdout + result.stderr)
-        raise SystemExit(f'command failed with exit code {result.returncode}')
-    return result.stdout
-
-
-def train_with_progress(cmd: list, log_path: str) -> None:
-    """Run tools/train.py, keep its full log, print one line per epoch."""
-    sys.stdout.write('  $ ' + ' '.join(
-        osp.relpath(c, REPO) if osp.isabs(c) else c for c in cmd) + '\n')
-    pattern = re.compile(r'Epoch\((?P<mode>train|val)\)\s*\[(?P<epoch>\d+)\]'
-                         r'\[\s*(?P<it>\d+)/(?P<total>\d+)\].*?'
-                         r'(?P<value>loss: [\d.]+|accuracy/top1: [\d.]+)')
-    with open(log_path, 'w') as log, subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True) as proc:
-        for line in proc.stdout:
-            log.write(line)
-            match = pattern.search(line)
-            # the last logged iteration of an epoch (logger interval 5)
-            last = match and int(match['total']) - int(match['it']) < 5
-            if match and (match['mode'] == 'val' or last):
-                sys.stdout.write(f"  epoch {match['epoch']:>2} "
-                                 f"{match['mode']:<5} {match['value']}\n")
-                sys.stdout.flush()
-    if proc.returncode != 0:
-        raise SystemExit(f'training failed; see {log_path}')
 
 
 def make_release_layout_checkpoint(path: str, seed: int) -> None:
@@ -125,7 +87,7 @@ def make_demo_image(path: str, seed: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--work-dir', default='work_dirs/quickstart')
+    parser.add_argument('--work-dir', default='work_dirs/classification')
     parser.add_argument('--official', help='a released HorNet-T-GF file')
     parser.add_argument(
         '--data-root',
@@ -137,8 +99,9 @@ def main() -> int:
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()
     python = sys.executable
+    pipe = Pipeline(REPO, STEPS)
 
-    step(1, 'data: seeded 8-class ImageNet-style set')
+    pipe.step(1, 'data: seeded 8-class ImageNet-style set')
     data_root = osp.abspath(args.data_root)
     data_options = ['--cfg-options'] + [
         f'{loader}.dataset.data_root={data_root}'
@@ -148,26 +111,28 @@ def main() -> int:
         sys.stdout.write(f'  {data_root} exists, reusing it\n')
     else:
         sys.stdout.write(
-            run([
+            pipe.run([
                 python,
                 osp.join(REPO, 'tools', 'misc', 'generate_imagenet_style.py'),
                 data_root
             ]).splitlines()[-1] + '\n')
 
-    step(2, 'train a small HorNet from scratch (tools/train.py)')
+    pipe.step(2, 'train a small HorNet from scratch (tools/train.py)')
     train_dir = osp.join(work_dir, 'train')
-    train_with_progress([
+    pipe.train([
         python,
         osp.join(REPO, 'tools', 'train.py'), NANO, '--work-dir', train_dir,
         *data_options
-    ], osp.join(work_dir, 'train.log'))
+    ],
+               osp.join(work_dir, 'train.log'),
+               log_interval=5)
     checkpoint = osp.join(train_dir, 'epoch_40.pth')
 
-    step(3, 'evaluate on the validation split (tools/test.py)')
+    pipe.step(3, 'evaluate on the validation split (tools/test.py)')
     top1 = {}
     for name, extra in (('single view', []), ('flip TTA', ['--tta'])):
         metrics = osp.join(work_dir, f"metrics{'_tta' if extra else ''}.json")
-        run([
+        pipe.run([
             python,
             osp.join(REPO, 'tools', 'test.py'), NANO, checkpoint, '--work-dir',
             osp.join(work_dir, 'test'), '--out', metrics, '--out-item',
@@ -178,20 +143,20 @@ def main() -> int:
         sys.stdout.write(f'  top-1 ({name}): {top1[name]:.1f}% '
                          '(chance: 12.5%)\n')
 
-    step(4, 'classify validation pictures (tools/inference.py, top-5)')
+    pipe.step(4, 'classify validation pictures (tools/inference.py, top-5)')
     pictures = [
         osp.join(data_root, 'val', name, f'{name}_00000.JPEG')
         for name in ('circle', 'vertical_stripes', 'dots')
     ]
     sys.stdout.write(
-        run([
+        pipe.run([
             python,
             osp.join(REPO, 'tools', 'inference.py'), *pictures, '--config',
             NANO, '--checkpoint', checkpoint, '--out',
             osp.join(work_dir, 'predictions_nano.json')
         ]))
 
-    step(5, 'release checkpoint: convert and predict')
+    pipe.step(5, 'release checkpoint: convert and predict')
     if args.official:
         source = osp.abspath(args.official)
         sys.stdout.write(f'  using {source}\n')
@@ -202,7 +167,7 @@ def main() -> int:
                          'predictions below are not meaningful)\n')
 
     converted = osp.join(work_dir, 'hornet-tiny-gf_in1k.pth')
-    out = run([
+    out = pipe.run([
         python,
         osp.join(REPO, 'tools', 'model_converters', 'hornet_to_mm.py'), source,
         converted
@@ -222,14 +187,14 @@ def main() -> int:
     image = osp.join(work_dir, 'demo.jpg')
     make_demo_image(image, args.seed)
     result_json = osp.join(work_dir, 'predictions_release.json')
-    out = run([
+    out = pipe.run([
         python,
         osp.join(REPO, 'tools', 'inference.py'), image, '--config', CONFIG,
         '--checkpoint', converted, '--out', result_json
     ])
     sys.stdout.write(out)
 
-    step(6, 'parameter counts (1000-class classifiers) vs published')
+    pipe.step(6, 'parameter counts (1000-class classifiers) vs published')
     from hornet_mm.models import HorNet
     sys.stdout.write(f"  {'arch':<12} {'params (M)':>10} {'published':>10}\n")
     for arch, published in PUBLISHED_PARAMS:

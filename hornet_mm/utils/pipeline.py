@@ -1,0 +1,71 @@
+"""Helpers of the end-to-end pipeline scripts in ``tools/demo/``.
+
+They run the project's command-line tools as a user would, echo each
+command, and condense training logs to one line per epoch.
+"""
+import os.path as osp
+import re
+import subprocess
+import sys
+from typing import List, Sequence
+
+__all__ = ['Pipeline']
+
+_EPOCH_LINE = re.compile(
+    r'Epoch\((?P<mode>train|val)\)\s*\[(?P<epoch>\d+)\]'
+    r'\[\s*(?P<it>\d+)/(?P<total>\d+)\].*?'
+    r'(?P<value>\bloss: [\d.]+|accuracy/top1: [\d.]+|coco/bbox_mAP: [\d.]+)')
+
+
+class Pipeline:
+    """Numbered steps that run commands relative to a repository root.
+
+    Args:
+        root: Paths under it are shown relative to it.
+        num_steps: Total number of steps, for the ``[i/n]`` headers.
+    """
+
+    def __init__(self, root: str, num_steps: int) -> None:
+        self.root = root
+        self.num_steps = num_steps
+
+    def step(self, index: int, text: str) -> None:
+        sys.stdout.write(f'\n[{index}/{self.num_steps}] {text}\n')
+        sys.stdout.flush()
+
+    def _echo(self, cmd: Sequence[str]) -> List[str]:
+        cmd = [str(c) for c in cmd]
+        shown = [osp.relpath(c, self.root) if osp.isabs(c) else c for c in cmd]
+        sys.stdout.write('  $ ' + ' '.join(shown) + '\n')
+        sys.stdout.flush()
+        return cmd
+
+    def run(self, cmd: Sequence[str]) -> str:
+        """Run a command; on failure print its output and exit."""
+        cmd = self._echo(cmd)
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.stderr.write(result.stdout[-6000:] + result.stderr[-6000:])
+            raise SystemExit(
+                f'command failed with exit code {result.returncode}')
+        return result.stdout
+
+    def train(self, cmd: Sequence[str], log_path: str,
+              log_interval: int) -> None:
+        """Run a training command, keep its full log, print each epoch."""
+        cmd = self._echo(cmd)
+        with open(log_path, 'w') as log, subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True) as proc:
+            for line in proc.stdout:
+                log.write(line)
+                match = _EPOCH_LINE.search(line)
+                if match is None:
+                    continue
+                last = int(match['total']) - int(match['it']) < log_interval
+                if match['mode'] == 'val' or last:
+                    sys.stdout.write(f"  epoch {match['epoch']:>2} "
+                                     f"{match['mode']:<5} {match['value']}\n")
+                    sys.stdout.flush()
+        if proc.returncode != 0:
+            raise SystemExit(f'training failed; see {log_path}')

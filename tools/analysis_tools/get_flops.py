@@ -1,0 +1,206 @@
+"""Count the FLOPs and parameters of a model from an mmpretrain, mmdet or
+mmseg config, the FFTs of HorNet's global filter included.
+
+The library is the config's ``default_scope`` (``--scope`` overrides it;
+mmpretrain when neither is set). The model is built without loading any
+checkpoint, put in eval mode and traced once on a random input with
+:func:`hornet_mm.utils.flops.count_flops` (one multiply-add = one flop).
+
+* Classifiers (mmpretrain): a ``(1, 3, H, W)`` input; the tensor-mode
+  forward (backbone, neck, head) is traced, except under
+  ``--convention published``, which traces ``extract_feat`` only, as the
+  published HorNet tables did. Default shape 224 x 224.
+* Detectors (mmdet): one random image goes through the model's
+  ``data_preprocessor`` (normalisation, padding to its size divisor) and the
+  tensor-mode forward is traced with the resulting data samples (backbone,
+  neck, RPN with its proposals, RoI heads). Default ``--shape 1280 800``.
+* Segmentors (mmseg): likewise; the auxiliary head is dropped (it is not in
+  the tensor-mode forward, and its parameters are not counted), as in
+  mmseg's own tool. Default ``--shape 2048 512``.
+
+``--shape`` is ``H W`` (one value: square) for every library, the order of
+the input tensor, which is how mmpretrain's and mmseg's tools and the HorNet
+release's detection tool read it: the detection default ``1280 800`` is the
+``(1, 3, 1280, 800)`` input the release's FLOPs were counted on (a landscape
+1280 x 800 image is ``--shape 800 1280``; same pixel count, same count up to
+the padding). The printed input shape is the traced tensor's.
+
+Example:
+    python tools/analysis_tools/get_flops.py \
+        configs/hornet/hornet-tiny-gf_8xb128_in1k.py
+    python tools/analysis_tools/get_flops.py \
+        configs/hornet/hornet-tiny-gf_8xb128_in1k.py --convention published
+"""
+import argparse
+import importlib
+from functools import partial
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.config import DictAction
+from mmengine.model import BaseModel, revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+
+from hornet_mm.utils.cli import load_config
+from hornet_mm.utils.flops import CONVENTIONS, count_flops
+
+DEFAULT_SHAPES: Dict[str, Tuple[int, int]] = {
+    'mmpretrain': (224, 224),
+    'mmdet': (1280, 800),
+    'mmseg': (2048, 512),
+}
+
+CONVENTION_NOTES: Dict[str, str] = {
+    'release': 'HorNet release (calc_flops.py): FFT by its rule, '
+    'channel-first LayerNorms not counted',
+    'published': 'published HorNet tables: conv (+ bias) and linear only, '
+    'no norms, no FFT; classifiers without head',
+    'mmengine': "mmengine's defaults plus the release's FFT rule",
+}
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Count the FLOPs and parameters of a model (FFTs '
+        'included)')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs='+',
+        help='input size H W, or one value for a square input (default: '
+        '224 224 for mmpretrain, 1280 800 for mmdet, 2048 512 for mmseg)')
+    parser.add_argument(
+        '--convention',
+        choices=CONVENTIONS,
+        default='release',
+        help='what is counted (see hornet_mm/utils/flops.py): release = the '
+        'HorNet release\'s calc_flops.py (default), published = the '
+        'published model-zoo tables, mmengine = mmengine\'s defaults plus '
+        'the FFT rule')
+    parser.add_argument(
+        '--scope',
+        help='library of the config (mmpretrain, mmdet or mmseg); default: '
+        'the config\'s default_scope, else mmpretrain')
+    parser.add_argument(
+        '--max-depth',
+        type=int,
+        help='also print a per-module table down to this depth')
+    parser.add_argument(
+        '--device', default='cpu', help='device to trace on (default: cpu)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs as in the '
+        'train and test tools')
+    return parser.parse_args(argv)
+
+
+def input_size(shape: Optional[List[int]], scope: str) -> Tuple[int, int]:
+    """``(H, W)`` from ``--shape`` or the library's default."""
+    if shape is None:
+        return DEFAULT_SHAPES.get(scope, DEFAULT_SHAPES['mmpretrain'])
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    raise ValueError(f'--shape takes H W or one value, got {shape}')
+
+
+def _preprocessed(model: nn.Module, sample: Any, height: int,
+                  width: int) -> Tuple[torch.Tensor, Any]:
+    """Run one random image through the model's data preprocessor."""
+    image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8)
+    data = model.data_preprocessor(
+        dict(inputs=[image], data_samples=[sample]), training=False)
+    return data['inputs'], data['data_samples']
+
+
+def trace_setup(model: nn.Module, scope: str, height: int, width: int,
+                convention: str,
+                device: str) -> Tuple[torch.Tensor, Callable[..., Any], str]:
+    """Inputs, the callable to trace and a note on what it covers."""
+    meta = dict(img_shape=(height, width), ori_shape=(height, width))
+    if scope == 'mmdet':
+        from mmdet.structures import DetDataSample
+        sample = DetDataSample(metainfo=dict(meta, scale_factor=(1.0, 1.0)))
+        inputs, samples = _preprocessed(model, sample, height, width)
+        return inputs, partial(
+            model.forward, data_samples=samples,
+            mode='tensor'), 'tensor-mode forward after the data preprocessor'
+    if scope == 'mmseg':
+        from mmseg.structures import SegDataSample
+        sample = SegDataSample(metainfo=dict(meta, pad_shape=(height, width)))
+        inputs, samples = _preprocessed(model, sample, height, width)
+        return inputs, partial(
+            model.forward, data_samples=samples,
+            mode='tensor'), ('tensor-mode forward after the data '
+                             'preprocessor, no auxiliary head')
+    inputs = torch.rand(1, 3, height, width, device=device)
+    if convention == 'published' and hasattr(model, 'extract_feat'):
+        return inputs, model.extract_feat, 'extract_feat (no head)'
+    if isinstance(model, BaseModel):
+        return inputs, partial(
+            model.forward, mode='tensor'), 'tensor-mode forward'
+    return inputs, model.forward, 'forward'
+
+
+def build_model(cfg: Any, scope: str, device: str) -> nn.Module:
+    """Build ``cfg.model`` from the library's registry, in eval mode."""
+    init_default_scope(scope)
+    registry = importlib.import_module(f'{scope}.registry')
+    model = registry.MODELS.build(cfg.model)
+    if scope == 'mmseg' and getattr(model, 'auxiliary_head', None):
+        model.auxiliary_head = None
+    model = revert_sync_batchnorm(model)
+    return model.to(device).eval()
+
+
+def format_report(config: str, scope: str, result: Dict[str, Any],
+                  traced: str) -> str:
+    """The lines printed for one count."""
+    line = '=' * 60
+    unsupported = ', '.join(
+        f'{op} x{n}' for op, n in sorted(result['unsupported_ops'].items()))
+    rows = [
+        line,
+        f'Config:       {config}',
+        f'Scope:        {scope} ({traced})',
+        f'Input shape:  {tuple(result["input_shape"])}',
+        f'Convention:   {result["convention"]} '
+        f'({CONVENTION_NOTES[result["convention"]]})',
+        f'FLOPs:        {result["flops"] / 1e9:.2f} G '
+        f'({result["flops"]:,})',
+        f'  of which FFT: {result["fft_flops"] / 1e9:.4f} G',
+        f'Params:       {result["params"] / 1e6:.2f} M '
+        f'({result["params"]:,})',
+        f'Not counted (no rule): {unsupported or "-"}',
+        line,
+    ]
+    return '\n'.join(rows)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    scope = args.scope or cfg.get('default_scope') or 'mmpretrain'
+    height, width = input_size(args.shape, scope)
+    model = build_model(cfg, scope, args.device)
+    inputs, forward, traced = trace_setup(model, scope, height, width,
+                                          args.convention, args.device)
+    result = count_flops(
+        model,
+        inputs=inputs,
+        forward=forward,
+        convention=args.convention,
+        max_depth=args.max_depth)
+    if result['table'] is not None:
+        print(result['table'])
+    print(format_report(args.config, scope, result, traced))
+    return result
+
+
+if __name__ == '__main__':
+    main()
