@@ -38,25 +38,26 @@ and count everything else by mmengine's default handles.
 
 ``'published'`` -- the numbers of the HorNet model zoo tables (mmcls /
     mmpretrain, and ``HORNET_SPEC.md``): T 3.98 / T-GF 3.90, S 8.83 / 8.71,
-    B 15.59 / 15.42, L 34.83 / 34.58 (224), L-GF 384 101.63. They were
-    counted with mmcv 1.x's hook-based counter on mmcls's port, which sees
-    only registered module types: convolutions count their multiply-adds
-    plus one add per output element for the bias, ``nn.Linear`` its
-    multiply-adds, and nothing else -- HorNet's LayerNorms are custom
-    modules (0), GELU is not counted, and the FFT is a functional call the
-    hooks never see (0). The head is not counted (the tools traced
-    ``extract_feat``; the parameters do include it). This convention counts
-    exactly that: conv multiply-adds + bias adds, linear multiply-adds,
-    LayerNorm 0, FFT 0; :mod:`tools/analysis_tools/get_flops.py` traces
-    only ``extract_feat`` of a classifier under it. It reproduces all nine
-    table entries to their two decimals. No convention that counts any FFT
-    work does: the table's GF entries leave no room for it (T-GF counts
-    3.897 G here, 3.914 G with the release's FFT rule added).
-    (mmpretrain 1.x's metafile gives exact integers for T..B-GF counted with
-    mmengine's counter -- conv/linear multiply-adds and the channels-last
-    LayerNorm at 5 flops per element, no bias, no head, no FFT, i.e.
-    ``'release'`` without FFT and head -- which round to the same table
-    except B, 15,582,677,376 = 15.58 G, which the metafile labels 15.59.)
+    B 15.59 / 15.42, L 34.83 / 34.58 (224), L-GF 384 101.63. All nine are
+    reproduced to their two decimals by counting what mmcv 1.x's hook-based
+    counter (mmcls 0.x's tool) sees of the mmcls port, and by no other
+    combination of the candidate rules tried (LayerNorm at 0/1/2/4/5 flops
+    per element, channel-first or not; GELU; conv bias; head; FFT by
+    several rules): convolutions count their multiply-adds plus one add per
+    output element for the bias, linear layers their multiply-adds, and
+    nothing else -- HorNet's LayerNorms are custom modules, GELU has no
+    hook, and the FFT is a functional call that hooks never see. Only the
+    backbone is counted (the libraries' tools trace ``extract_feat``; the
+    parameters do include the head). This convention counts exactly that:
+    conv multiply-adds + bias adds, linear multiply-adds, LayerNorm 0, FFT
+    0; ``tools/analysis_tools/get_flops.py`` traces only ``extract_feat``
+    of a classifier under it. No convention that counts FFT work can match
+    the table: its GF entries leave no room for it (T-GF counts 3.897 G
+    here, 3.914 G with the release's FFT rule added). (mmpretrain 1.x's
+    metafile gives exact integers for T..B-GF, those of ``'release'``
+    without FFT and head -- mmengine's counter on the mmcls port -- which
+    round to the same table except B: 15,582,677,376 is 15.58 G, labelled
+    15.59 there.)
 
 ``'mmengine'`` -- mmengine's defaults (every LayerNorm counts 5 flops per
     element, channel-first ones included) plus the release's FFT rule.
@@ -64,8 +65,8 @@ and count everything else by mmengine's default handles.
 Example:
     >>> from hornet_mm.models.backbones import HorNet
     >>> result = count_flops(HorNet('tiny-gf').eval(), (3, 224, 224))
-    >>> sorted(result)[:4]
-    ['by_operator', 'convention', 'fft_flops', 'flops']
+    >>> result['fft_flops']  # 18 x (564480 + 322560) + 2 x (291648 + 166656)
+    16883328
 """
 import math
 from collections import Counter
@@ -155,7 +156,7 @@ def fft_flop_jit(inputs: List[Any], outputs: List[Any]) -> Counter:
 
 
 def zero_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
-    """Flop handle for ops a convention does not count (always 0)."""
+    """Flop handle for ops that compute nothing (always 0)."""
     return 0
 
 
@@ -173,34 +174,55 @@ def conv_bias_flop_jit(inputs: List[Any], outputs: List[Any]) -> Counter:
     return counts
 
 
-def _layer_norm_flop_jit(skip_scopes: FrozenSet[str]) -> Handle:
-    """mmengine's LayerNorm rule, but 0 inside the modules ``skip_scopes``."""
+def _layer_norm_flop_jit(channel_first: FrozenSet[str]) -> Handle:
+    """mmengine's LayerNorm rule (5 flops per element), reported under
+    ``'layer_norm_2d'`` for the modules named in ``channel_first`` and under
+    ``'layer_norm'`` otherwise."""
     default = norm_flop_counter(2)
 
-    def handle(inputs: List[Any], outputs: List[Any]) -> int:
+    def handle(inputs: List[Any], outputs: List[Any]) -> Counter:
         scope = outputs[0].node().scopeName().split('/')[-1]
-        if scope in skip_scopes:
-            return 0
-        return default(inputs, outputs)
+        key = 'layer_norm_2d' if scope in channel_first else 'layer_norm'
+        return Counter({key: default(inputs, outputs)})
 
     return handle
 
 
-def _handles(model: nn.Module, convention: str) -> Dict[str, Handle]:
-    """Op handles that a convention adds to (or replaces in) mmengine's."""
+# The trace reports flops in components; a convention leaves some out.
+_EXCLUDED: Dict[str, FrozenSet[str]] = {
+    'release': frozenset({'conv_bias', 'layer_norm_2d'}),
+    'published': frozenset({'layer_norm', 'layer_norm_2d', 'fft'}),
+    'mmengine': frozenset({'conv_bias'}),
+}
+
+
+def _handles(model: nn.Module) -> Dict[str, Handle]:
+    """Op handles added to (or replacing) mmengine's, reporting components:
+    ``conv`` / ``conv_bias``, ``layer_norm`` / ``layer_norm_2d``, ``fft``."""
+    channel_first = frozenset(name for name, module in model.named_modules()
+                              if isinstance(module, LayerNorm2d))
     handles: Dict[str, Handle] = dict.fromkeys(_FREE_OPS, zero_flop_jit)
-    if convention == 'published':
-        handles.update(dict.fromkeys(FFT_OPS, zero_flop_jit))
-        handles['aten::layer_norm'] = zero_flop_jit
-        handles['aten::_convolution'] = conv_bias_flop_jit
-        return handles
     handles.update(dict.fromkeys(FFT_OPS, fft_flop_jit))
-    if convention == 'release':
-        channel_first = frozenset(name
-                                  for name, module in model.named_modules()
-                                  if isinstance(module, LayerNorm2d))
-        handles['aten::layer_norm'] = _layer_norm_flop_jit(channel_first)
+    handles['aten::_convolution'] = conv_bias_flop_jit
+    handles['aten::layer_norm'] = _layer_norm_flop_jit(channel_first)
     return handles
+
+
+class _ConventionFlopAnalyzer(FlopAnalyzer):
+    """A FlopAnalyzer whose per-module sums leave out some components.
+
+    One trace serves every convention: set :attr:`excluded` and read
+    :meth:`by_module` (which mmengine's table printer uses).
+    """
+
+    excluded: FrozenSet[str] = frozenset()
+
+    def by_module(self) -> Counter:
+        return Counter({
+            name:
+            sum(v for k, v in ops.items() if k not in self.excluded)
+            for name, ops in self.by_module_and_operator().items()
+        })
 
 
 @contextmanager
@@ -255,7 +277,9 @@ def count_flops(model: nn.Module,
 
     The model is traced once with ``torch.jit`` (it runs one forward pass
     under ``torch.no_grad()``); put it in eval mode first, as drop path and
-    batch statistics change the trace.
+    batch statistics change the trace. The one trace gives the totals of
+    every convention (``flops_by_convention``); ``convention`` picks the one
+    reported as ``flops`` and used by ``by_operator`` and the table.
 
     Args:
         model: The model. Its parameters are all counted, whatever the traced
@@ -277,7 +301,8 @@ def count_flops(model: nn.Module,
     Returns:
         A dict with ``flops`` (int, one multiply-add = one flop), ``params``
         (int), ``fft_flops`` (the part of ``flops`` from FFT ops),
-        ``by_operator`` (flops per op kind), ``unsupported_ops`` (op kinds
+        ``flops_by_convention`` (convention name -> total), ``by_operator``
+        (flops per op kind or component), ``unsupported_ops`` (op kinds
         counted as 0 because no handle knows them, with their number of
         calls), ``convention``, ``input_shape`` (of the first input tensor)
         and ``table`` (a string, or None without ``max_depth``).
@@ -290,24 +315,33 @@ def count_flops(model: nn.Module,
             raise ValueError('count_flops needs input_shape or inputs')
         inputs = _dummy_input(model, input_shape)
 
-    analyzer = FlopAnalyzer(model, inputs)
-    analyzer.set_op_handle(**_handles(model, convention))
+    analyzer = _ConventionFlopAnalyzer(model, inputs)
+    analyzer.set_op_handle(**_handles(model))
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     analyzer.tracer_warnings('none')
+    excluded = _EXCLUDED[convention]
+    analyzer.excluded = excluded
+    table = None
     with torch.no_grad(), _forward_replaced(model, forward):
-        flops = analyzer.total()
-        by_operator = dict(analyzer.by_operator())
+        components = dict(analyzer.by_operator())
         unsupported = dict(analyzer.unsupported_ops())
-        table = None
         if max_depth is not None:
             table = complexity_stats_table(
                 analyzer, max_depth=max_depth, show_param_shapes=False)
+    totals = {
+        name: int(sum(v for k, v in components.items() if k not in skip))
+        for name, skip in _EXCLUDED.items()
+    }
     return dict(
-        flops=int(flops),
+        flops=totals[convention],
         params=sum(p.numel() for p in model.parameters()),
-        fft_flops=int(by_operator.get('fft', 0)),
-        by_operator=by_operator,
+        fft_flops=0 if 'fft' in excluded else int(components.get('fft', 0)),
+        flops_by_convention=totals,
+        by_operator={
+            k: int(v)
+            for k, v in components.items() if k not in excluded
+        },
         unsupported_ops=unsupported,
         convention=convention,
         input_shape=_first_shape(inputs),

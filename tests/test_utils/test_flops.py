@@ -4,6 +4,7 @@ import importlib.util
 import os.path as osp
 import subprocess
 import sys
+from functools import partial
 
 import pytest
 import torch
@@ -51,8 +52,7 @@ class FFTOnly(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = torch.fft.rfft2(x, dim=(2, 3), norm='ortho')
-        return torch.fft.irfft2(
-            spec, s=x.shape[-2:], dim=(2, 3), norm='ortho')
+        return torch.fft.irfft2(spec, s=x.shape[-2:], dim=(2, 3), norm='ortho')
 
 
 class Mixed(nn.Module):
@@ -162,8 +162,8 @@ def _release_fft(name: str, size: int) -> int:
         half = (2 * dim - dim // 2**(order - 1)) // 2
         side = size // 2**(stage + 2)
         total += depth * (
-            release_fft_flops((1, half, side, side)) +
-            release_fft_flops((1, half, side, side // 2 + 1)))
+            release_fft_flops((1, half, side, side)) + release_fft_flops(
+                (1, half, side, side // 2 + 1)))
     return total
 
 
@@ -171,21 +171,26 @@ def _release_fft(name: str, size: int) -> int:
 def test_classification_models_match_published(name):
     size, flops_g, params_m = PUBLISHED[name]
     model = _classifier(name)
-    published = count_flops(
-        model, (3, size, size),
-        forward=model.extract_feat,
-        convention='published')
-    assert abs(published['flops'] / 1e9 - flops_g) < 0.005
-    assert published['fft_flops'] == 0
-    assert abs(published['params'] / 1e6 - params_m) < 0.005
+    # One trace of the whole classifier (tensor mode: backbone and head)
+    # gives every convention.
+    result = count_flops(
+        model, (3, size, size), forward=partial(model.forward, mode='tensor'))
+    assert abs(result['params'] / 1e6 - params_m) < 0.005
+
+    # The published tables counted the backbone only: take the head's
+    # multiply-adds (8C x 1000) away.
+    head = 8 * BASE_DIMS[name.split('-')[0]] * 1000
+    published = result['flops_by_convention']['published'] - head
+    assert abs(published / 1e9 - flops_g) < 0.005
 
     # The release's convention counts the FFT, so its GF numbers exceed the
-    # table (at most 0.36%, T-GF 3.914 vs 3.90), and matches its README.
-    release = count_flops(model, (3, size, size))
-    assert release['fft_flops'] == _release_fft(name, size)
-    assert abs(release['flops'] / 1e9 / flops_g - 1) < 0.004
+    # table (at most 0.36%: T-GF 3.914 vs 3.90); they match its README.
+    release = result['flops']
+    assert result['convention'] == 'release'
+    assert result['fft_flops'] == _release_fft(name, size)
+    assert abs(release / 1e9 / flops_g - 1) < 0.004
     if name in RELEASE_README:
-        assert round(release['flops'] / 1e9, 1) == RELEASE_README[name]
+        assert round(release / 1e9, 1) == RELEASE_README[name]
 
 
 def _load_tool():
@@ -221,3 +226,59 @@ def test_cli_published_convention_and_shape(capsys):
     assert tool.input_size([256, 320], 'mmdet') == (256, 320)
     assert tool.input_size(None, 'mmdet') == (1280, 800)
     assert tool.input_size(None, 'mmseg') == (2048, 512)
+
+
+def test_cli_detector(capsys):
+    # A small image and few proposals keep the RoI heads cheap.
+    tool = _load_tool()
+    result = tool.main([
+        osp.join(REPO, 'configs', 'detection',
+                 'mask-rcnn_hornet-t-gf_fpn_1x_coco.py'), '--shape', '96',
+        '160', '--cfg-options', 'model.test_cfg.rpn.max_per_img=20',
+        'model.test_cfg.rpn.nms_pre=50'
+    ])
+    out = capsys.readouterr().out
+    assert 'Scope:        mmdet' in out
+    assert 'Input shape:  (1, 3, 96, 160)' in out
+    assert result['fft_flops'] > 0 and result['flops'] > result['fft_flops']
+    # mmengine's defaults add the channel-first LayerNorms.
+    assert result['flops_by_convention']['mmengine'] > result['flops']
+
+
+SEG_CONFIG = """
+default_scope = 'mmseg'
+custom_imports = dict(imports=['hornet_mm'], allow_failed_imports=False)
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=dict(
+        type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_val=0,
+        seg_pad_val=255),
+    backbone=dict(type='hornet_mm.HorNet', arch='tiny-gf',
+                  out_indices=(0, 1, 2, 3), gap_before_final_norm=False),
+    decode_head=dict(
+        type='UPerHead', in_channels=[64, 128, 256, 512],
+        in_index=[0, 1, 2, 3], pool_scales=(1, 2, 3, 6), channels=64,
+        dropout_ratio=0.1, num_classes=150, norm_cfg=norm_cfg,
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+    auxiliary_head=dict(
+        type='FCNHead', in_channels=256, in_index=2, channels=32,
+        num_convs=1, num_classes=150, norm_cfg=norm_cfg,
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4)),
+    train_cfg=dict(), test_cfg=dict(mode='whole'))
+"""
+
+
+def test_cli_segmentor(tmp_path, capsys):
+    config = tmp_path / 'upernet_hornet-t-gf.py'
+    config.write_text(SEG_CONFIG)
+    tool = _load_tool()
+    result = tool.main(
+        [str(config), '--shape', '64', '96', '--max-depth', '1'])
+    out = capsys.readouterr().out
+    assert 'Scope:        mmseg' in out and 'no auxiliary head' in out
+    assert result['input_shape'] == (1, 3, 64, 96)
+    assert result['fft_flops'] > 0
+    # The auxiliary head is neither traced nor counted in the parameters.
+    assert 'decode_head' in out and 'auxiliary_head' not in out

@@ -12,8 +12,14 @@ checkpoint, put in eval mode and traced once on a random input with
   published HorNet tables did. Default shape 224 x 224.
 * Detectors (mmdet): one random image goes through the model's
   ``data_preprocessor`` (normalisation, padding to its size divisor) and the
-  tensor-mode forward is traced with the resulting data samples (backbone,
-  neck, RPN with its proposals, RoI heads). Default ``--shape 1280 800``.
+  tensor-mode forward is traced with the resulting data samples: backbone,
+  neck, RPN and the RoI heads on the RPN's proposals of that image (up to
+  ``test_cfg.rpn.max_per_img``). mmdet 3.x's Cascade RoI head runs its mask
+  heads on every proposal there, whereas mmdet 2.x's ``forward_dummy``, which
+  the release's detection FLOPs were counted with, ran box heads on 1000
+  random RoIs and mask heads on 100; Cascade Mask R-CNN counts are therefore
+  far above the published ones (HorNet-T 7x7 at 1280 x 800: about 2160G
+  here, 730G published). Default ``--shape 1280 800``.
 * Segmentors (mmseg): likewise; the auxiliary head is dropped (it is not in
   the tensor-mode forward, and its parameters are not counted), as in
   mmseg's own tool. Default ``--shape 2048 512``.
@@ -52,11 +58,9 @@ DEFAULT_SHAPES: Dict[str, Tuple[int, int]] = {
 }
 
 CONVENTION_NOTES: Dict[str, str] = {
-    'release': 'HorNet release (calc_flops.py): FFT by its rule, '
-    'channel-first LayerNorms not counted',
-    'published': 'published HorNet tables: conv (+ bias) and linear only, '
-    'no norms, no FFT; classifiers without head',
-    'mmengine': "mmengine's defaults plus the release's FFT rule",
+    'release': "the HorNet release's calc_flops.py, FFT included",
+    'published': 'the published tables: conv + bias, linear; no FFT',
+    'mmengine': "mmengine's defaults + the release's FFT rule",
 }
 
 
@@ -129,7 +133,8 @@ def trace_setup(model: nn.Module, scope: str, height: int, width: int,
         inputs, samples = _preprocessed(model, sample, height, width)
         return inputs, partial(
             model.forward, data_samples=samples,
-            mode='tensor'), 'tensor-mode forward after the data preprocessor'
+            mode='tensor'), ('tensor-mode forward after the data '
+                             'preprocessor, RoI heads on the RPN proposals')
     if scope == 'mmseg':
         from mmseg.structures import SegDataSample
         sample = SegDataSample(metainfo=dict(meta, pad_shape=(height, width)))
@@ -167,7 +172,8 @@ def format_report(config: str, scope: str, result: Dict[str, Any],
     rows = [
         line,
         f'Config:       {config}',
-        f'Scope:        {scope} ({traced})',
+        f'Scope:        {scope}',
+        f'Traced:       {traced}',
         f'Input shape:  {tuple(result["input_shape"])}',
         f'Convention:   {result["convention"]} '
         f'({CONVENTION_NOTES[result["convention"]]})',
