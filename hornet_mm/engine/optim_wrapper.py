@@ -6,11 +6,18 @@ mmengine's wrapper wherever one of those devices is available; on a CPU-only
 machine it trains under bfloat16 autocast, without loss scaling (bfloat16
 has float32's exponent range, so gradients do not underflow the way float16
 ones do). The global filter keeps its FFT in float32 either way.
+
+On the CPU, mmcv's compiled ops (NMS, RoIAlign, ...) have no bfloat16
+kernels, so for models with a ``backbone`` only the backbone and neck run
+under autocast and their outputs are handed to the heads in float32; other
+models run under autocast whole.
 """
 import logging
-from typing import Optional, Union
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Union
 
 import torch
+import torch.nn as nn
 from mmengine.device import (is_cuda_available, is_mlu_available,
                              is_musa_available, is_npu_available)
 from mmengine.logging import print_log
@@ -20,6 +27,41 @@ from mmengine.optim import OptimWrapper
 from hornet_mm.registry import OPTIM_WRAPPERS
 
 __all__ = ['AmpOptimWrapper']
+
+
+def _to_float32(value):
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.float()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_float32(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_float32(v) for k, v in value.items()}
+    return value
+
+
+@contextmanager
+def _autocast_modules(modules: List[nn.Module],
+                      dtype: torch.dtype) -> Iterator[None]:
+    """Run the given modules under CPU autocast, outputs back in float32."""
+    handles = []
+    contexts = {}
+
+    def enter(module, args):
+        contexts[id(module)] = torch.autocast('cpu', dtype=dtype)
+        contexts[id(module)].__enter__()
+
+    def leave(module, args, output):
+        contexts.pop(id(module)).__exit__(None, None, None)
+        return _to_float32(output)
+
+    try:
+        for module in modules:
+            handles.append(module.register_forward_pre_hook(enter))
+            handles.append(module.register_forward_hook(leave))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _accelerator_available() -> bool:
@@ -96,3 +138,22 @@ class AmpOptimWrapper(_MMEngineAmpOptimWrapper):
             self.optimizer.load_state_dict(state_dict)
         else:
             super().load_state_dict(state_dict)
+
+    @contextmanager
+    def optim_context(self, model: nn.Module) -> Iterator[None]:
+        if not self.on_cpu:
+            with super().optim_context(model):
+                yield
+            return
+        inner = getattr(model, 'module', model)
+        parts = [
+            getattr(inner, name) for name in ('backbone', 'neck')
+            if isinstance(getattr(inner, name, None), nn.Module)
+        ]
+        with OptimWrapper.optim_context(self, model):
+            if parts:
+                with _autocast_modules(parts, self.cast_dtype):
+                    yield
+            else:
+                with torch.autocast('cpu', dtype=self.cast_dtype):
+                    yield

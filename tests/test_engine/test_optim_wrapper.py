@@ -67,3 +67,39 @@ def test_cpu_amp_refuses_float16():
         AmpOptimWrapper(
             optimizer=torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=1),
             dtype='float16')
+
+
+def test_cpu_amp_autocasts_backbone_and_neck_only():
+    """mmcv's CPU ops have no bfloat16 kernels: heads get float32."""
+
+    class Detector(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = HorNet(
+                TINY, out_indices=(2, 3), gap_before_final_norm=False)
+            self.neck = nn.Conv2d(64, 8, 1)
+            self.head = nn.Conv2d(8, 2, 1)
+
+        def forward(self, x):
+            return self.head(self.neck(self.backbone(x)[-1]))
+
+    model = Detector()
+    seen = {}
+
+    def record_stage(module, args, out):
+        seen['conv'] = out.dtype
+
+    def record_head(module, args):
+        seen['head_in'] = args[0].dtype
+
+    model.backbone.stages[0][0].gnconv.proj_in.register_forward_hook(
+        record_stage)
+    model.head.register_forward_pre_hook(record_head)
+    wrapper = AmpOptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    with wrapper.optim_context(model):
+        out = model(torch.randn(1, 3, 64, 64))
+    assert seen == {'conv': torch.bfloat16, 'head_in': torch.float32}
+    assert out.dtype == torch.float32
+    assert not torch.is_autocast_enabled('cpu')

@@ -11,15 +11,14 @@ checkpoint, put in eval mode and traced once on a random input with
   ``--convention published``, which traces ``extract_feat`` only, as the
   published HorNet tables did. Default shape 224 x 224.
 * Detectors (mmdet): one random image goes through the model's
-  ``data_preprocessor`` (normalisation, padding to its size divisor) and the
-  tensor-mode forward is traced with the resulting data samples: backbone,
-  neck, RPN and the RoI heads on the RPN's proposals of that image (up to
-  ``test_cfg.rpn.max_per_img``). mmdet 3.x's Cascade RoI head runs its mask
-  heads on every proposal there, whereas mmdet 2.x's ``forward_dummy``, which
-  the release's detection FLOPs were counted with, ran box heads on 1000
-  random RoIs and mask heads on 100; Cascade Mask R-CNN counts are therefore
-  far above the published ones (HorNet-T 7x7 at 1280 x 800: about 2160G
-  here, 730G published). Default ``--shape 1280 800``.
+  ``data_preprocessor`` (normalisation, padding to its size divisor). By
+  default (``--det-mode dummy``) two-stage detectors are counted as mmdet
+  2.x's ``forward_dummy`` ran them, which is how the published HorNet
+  detection FLOPs were counted: backbone, neck and RPN head on the image,
+  every box head on 1000 RoIs, every mask head on 100. ``--det-mode tensor``
+  traces mmdet 3.x's tensor-mode forward instead, whose RoI heads run on the
+  RPN's proposals (Cascade's mask heads on all of them, so far more).
+  Default ``--shape 1280 800``.
 * Segmentors (mmseg): likewise; the auxiliary head is dropped (it is not in
   the tensor-mode forward, and its parameters are not counted), as in
   mmseg's own tool. Default ``--shape 2048 512``.
@@ -84,6 +83,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'published model-zoo tables, mmengine = mmengine\'s defaults plus '
         'the FFT rule')
     parser.add_argument(
+        '--det-mode',
+        choices=['dummy', 'tensor'],
+        default='dummy',
+        help='two-stage detectors: dummy = box heads on 1000 RoIs and mask '
+        'heads on 100, as the published FLOPs were counted (default); '
+        'tensor = mmdet 3.x\'s tensor-mode forward on the RPN proposals')
+    parser.add_argument(
         '--scope',
         help='library of the config (mmpretrain, mmdet or mmseg); default: '
         'the config\'s default_scope, else mmpretrain')
@@ -122,15 +128,59 @@ def _preprocessed(model: nn.Module, sample: Any, height: int,
     return data['inputs'], data['data_samples']
 
 
-def trace_setup(model: nn.Module, scope: str, height: int, width: int,
-                convention: str,
-                device: str) -> Tuple[torch.Tensor, Callable[..., Any], str]:
+def dummy_two_stage_forward(model: nn.Module,
+                            inputs: torch.Tensor,
+                            num_rois: int = 1000,
+                            num_mask_rois: int = 100) -> List[torch.Tensor]:
+    """The work mmdet 2.x's ``forward_dummy`` did for two-stage detectors.
+
+    Backbone, neck and RPN head on the image; every stage's box head on
+    ``num_rois`` fixed RoIs and every stage's mask head on the first
+    ``num_mask_rois`` of them. The published HorNet detection FLOPs were
+    counted this way.
+    """
+    feats = model.extract_feat(inputs)
+    outs = list(model.rpn_head(feats)[0])
+    height, width = inputs.shape[-2:]
+    gen = torch.Generator().manual_seed(0)
+    corners = torch.rand(num_rois, 2, 2, generator=gen)
+    corners = corners * torch.tensor([width, height], dtype=torch.float32)
+    boxes = torch.cat([corners.min(1).values, corners.max(1).values], dim=1)
+    rois = torch.cat([boxes.new_zeros(num_rois, 1), boxes], dim=1)
+    rois = rois.to(inputs.device)
+    roi_head = model.roi_head
+    stages = range(getattr(roi_head, 'num_stages', 1))
+    cascade = hasattr(roi_head, 'num_stages')
+    for stage in stages:
+        args = (stage, feats, rois) if cascade else (feats, rois)
+        outs.append(roi_head._bbox_forward(*args)['cls_score'])
+    if getattr(roi_head, 'with_mask', False):
+        for stage in stages:
+            mask_rois = rois[:num_mask_rois]
+            args = (stage, feats, mask_rois) if cascade else (feats, mask_rois)
+            outs.append(roi_head._mask_forward(*args)['mask_preds'])
+    return outs
+
+
+def trace_setup(
+        model: nn.Module,
+        scope: str,
+        height: int,
+        width: int,
+        convention: str,
+        device: str,
+        det_mode: str = 'dummy'
+) -> Tuple[torch.Tensor, Callable[..., Any], str]:
     """Inputs, the callable to trace and a note on what it covers."""
     meta = dict(img_shape=(height, width), ori_shape=(height, width))
     if scope == 'mmdet':
         from mmdet.structures import DetDataSample
         sample = DetDataSample(metainfo=dict(meta, scale_factor=(1.0, 1.0)))
         inputs, samples = _preprocessed(model, sample, height, width)
+        if det_mode == 'dummy' and hasattr(model, 'roi_head'):
+            return inputs, partial(dummy_two_stage_forward, model), (
+                'dummy forward of the published counts: box heads on 1000 '
+                'RoIs, mask heads on 100')
         return inputs, partial(
             model.forward, data_samples=samples,
             mode='tensor'), ('tensor-mode forward after the data '
@@ -195,7 +245,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     height, width = input_size(args.shape, scope)
     model = build_model(cfg, scope, args.device)
     inputs, forward, traced = trace_setup(model, scope, height, width,
-                                          args.convention, args.device)
+                                          args.convention, args.device,
+                                          args.det_mode)
     result = count_flops(
         model,
         inputs=inputs,
