@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+
 from reference_hornet import (ARCHS, count_params, global_local_filter, gnconv,
                               gnconv_widths, hornet_block, layer_norm_cf,
                               make_official_state_dict, reference_forward,

@@ -8,5 +8,4 @@ _base_ = [
     'mmdet::_base_/default_runtime.py',
 ]
 optim_wrapper = dict(
-    paramwise_cfg=dict(decay_rate=0.7, num_layers=12),
-    optimizer=dict(lr=2e-4))
+    paramwise_cfg=dict(decay_rate=0.7, num_layers=12), optimizer=dict(lr=2e-4))

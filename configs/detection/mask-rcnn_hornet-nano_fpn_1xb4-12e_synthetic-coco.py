@@ -39,15 +39,13 @@ model = dict(
             in_channels=64, fc_out_channels=256, num_classes=len(classes)),
         mask_roi_extractor=dict(out_channels=64),
         mask_head=dict(
-            in_channels=64, conv_out_channels=64,
-            num_classes=len(classes))),
+            in_channels=64, conv_out_channels=64, num_classes=len(classes))),
     # fewer proposals and sampled RoIs than for COCO: a few objects per image
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=500, max_per_img=300),
         rcnn=dict(sampler=dict(num=128))),
     test_cfg=dict(
-        rpn=dict(nms_pre=500, max_per_img=300),
-        rcnn=dict(max_per_img=50)),
+        rpn=dict(nms_pre=500, max_per_img=300), rcnn=dict(max_per_img=50)),
 )
 
 data_root = 'data/synthetic_coco/'
@@ -96,19 +94,21 @@ train_cfg = dict(
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
-         eta_min=1e-5),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        eta_min=1e-5),
 ]
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
-                       flat_decay_mult=0.0),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
     clip_grad=dict(max_norm=10.0))
 auto_scale_lr = dict(enable=False, base_batch_size=4)
 default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=1, max_keep_ckpts=2))
+    logger=dict(interval=10), checkpoint=dict(interval=1, max_keep_ckpts=2))
 randomness = dict(seed=0)

@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
-import reference_hornet as ref
 import torch
 
+import reference_hornet as ref
 from hornet_mm.apis import (convert_checkpoint, export_official_state_dict,
                             load_checkpoint_file)
 from hornet_mm.models import (HorNet, convert_hornet_state_dict,

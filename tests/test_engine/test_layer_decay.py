@@ -71,6 +71,7 @@ def test_every_parameter_group(detector, decay_type, rate, num_layers,
 
 def test_constructor_errors():
     import torch.nn as nn
+
     from hornet_mm.engine import HorNetLayerDecayOptimizerConstructor
     model = nn.Module()
     model.backbone = nn.Linear(2, 2)

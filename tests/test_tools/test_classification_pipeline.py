@@ -14,9 +14,9 @@ import sys
 
 import mmpretrain
 import pytest
-import reference_hornet as ref
 import torch
 
+import reference_hornet as ref
 from hornet_mm.apis import convert_checkpoint
 from hornet_mm.datasets.synthetic import make_imagenet_style
 

@@ -18,8 +18,7 @@ def pipeline(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('det_pipeline')
     result = subprocess.run([
         sys.executable,
-        osp.join(REPO, 'tools', 'demo', 'detection_pipeline.py'),
-        '--work-dir',
+        osp.join(REPO, 'tools', 'demo', 'detection_pipeline.py'), '--work-dir',
         str(tmp / 'work'), '--data-root',
         str(tmp / 'data')
     ],
@@ -54,8 +53,8 @@ def test_main_job_writes_pictures(pipeline):
         assert all(inst['label'] in names for inst in result['instances'])
     drawn = [r for r in results if r['instances']]
     # boxes and masks change the pixels
-    assert (cv2.imread(drawn[0]['picture']) != cv2.imread(
-        drawn[0]['image'])).any()
+    assert (cv2.imread(drawn[0]['picture'])
+            != cv2.imread(drawn[0]['image'])).any()
 
 
 def test_demo_on_bad_images(pipeline, tmp_path):

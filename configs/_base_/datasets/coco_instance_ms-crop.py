@@ -12,8 +12,12 @@ train_pipeline = [
     dict(
         type='RandomChoice',
         transforms=[
-            [dict(type='RandomChoiceResize', scales=ms_scales,
-                  keep_ratio=True)],
+            [
+                dict(
+                    type='RandomChoiceResize',
+                    scales=ms_scales,
+                    keep_ratio=True)
+            ],
             [
                 dict(
                     type='RandomChoiceResize',
@@ -25,7 +29,8 @@ train_pipeline = [
                     crop_size=(384, 600),
                     allow_negative_crop=True),
                 dict(
-                    type='RandomChoiceResize', scales=ms_scales,
+                    type='RandomChoiceResize',
+                    scales=ms_scales,
                     keep_ratio=True),
             ],
         ]),

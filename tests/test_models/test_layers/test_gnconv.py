@@ -7,10 +7,10 @@ package) or are computed by hand.
 import logging
 
 import pytest
-import reference_hornet as ref
 import torch
 import torch.nn as nn
 
+import reference_hornet as ref
 from hornet_mm.models.layers import (GlobalLocalFilter, GnConv, LayerNorm2d,
                                      build_mixer, gnconv_widths)
 
