@@ -102,9 +102,11 @@ def test_every_config_builds(path):
     assert type(detector.backbone) is HorNet
     if 'horfpn' in _name(path):
         assert type(detector.neck).__name__ == 'HorFPN'
-    match = re.search(r'_(1x|ms-crop-3x)_coco$', _name(path))
-    assert match
-    assert cfg.train_cfg.max_epochs == (12 if match[1] == '1x' else 36)
+    schedule = re.search(r'_(1x|ms-crop-3x)_coco$|-(\d+)e_synthetic-coco$',
+                         _name(path))
+    assert schedule, 'the name must state the schedule'
+    epochs = {'1x': 12, 'ms-crop-3x': 36}.get(schedule[1]) or int(schedule[2])
+    assert cfg.train_cfg.max_epochs == epochs
 
 
 def test_decoder_study_recipe():
