@@ -33,8 +33,7 @@ def pipeline(tmp_path_factory):
 def test_main_job_reaches_clearly_positive_map(pipeline):
     work_dir, stdout = pipeline
     metrics = json.loads((work_dir / 'metrics.json').read_text())
-    # seed 0 on 2 CPU cores gives bbox 0.063 / segm 0.076; an untrained
-    # detector scores 0.000
+    # seed 0 on 2 CPU cores gives bbox 0.063 / segm 0.076
     assert metrics['coco/bbox_mAP'] > 0.03
     assert metrics['coco/segm_mAP'] > 0.03
     assert 'bbox: mAP' in stdout and 'segm: mAP' in stdout
