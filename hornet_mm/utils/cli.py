@@ -6,10 +6,13 @@ own tools.
 """
 import difflib
 import logging
+import os
 import os.path as osp
 from copy import deepcopy
 from typing import Iterable, Optional
 
+import torch
+import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
@@ -103,10 +106,6 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     torchrun's environment (mmengine then skips its own initialisation) and
     wraps the model without device ids. Returns whether it did so.
     """
-    import os
-
-    import torch
-    import torch.distributed as dist
     if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
         return False
     cfg.env_cfg = cfg.get('env_cfg') or ConfigDict()
