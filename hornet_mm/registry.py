@@ -54,7 +54,10 @@ MODELS = LazyRegistry(
     parent=MMENGINE_MODELS,
     scope='hornet_mm',
     locations=['hornet_mm.models'],
-    lazy={'HorFPN': 'hornet_mm.models.necks'})
+    lazy={
+        'HorFPN': 'hornet_mm.models.necks',
+        'GNUPerHead': 'hornet_mm.models.decode_heads'
+    })
 DATASETS = Registry(
     'dataset',
     parent=MMENGINE_DATASETS,

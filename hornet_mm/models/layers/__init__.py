@@ -1,7 +1,7 @@
-from .gnconv import (GlobalLocalFilter, GnConv, LayerNorm2d, build_mixer,
-                     gnconv_widths)
+from .gnconv import (GlobalLocalFilter, GnConv, LayerNorm2d,
+                     build_decoder_gnconv, build_mixer, gnconv_widths)
 
 __all__ = [
-    'GlobalLocalFilter', 'GnConv', 'LayerNorm2d', 'build_mixer',
-    'gnconv_widths'
+    'GlobalLocalFilter', 'GnConv', 'LayerNorm2d', 'build_decoder_gnconv',
+    'build_mixer', 'gnconv_widths'
 ]

@@ -34,8 +34,8 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 
 __all__ = [
-    'LayerNorm2d', 'GlobalLocalFilter', 'GnConv', 'build_mixer',
-    'gnconv_widths'
+    'LayerNorm2d', 'GlobalLocalFilter', 'GnConv', 'build_decoder_gnconv',
+    'build_mixer', 'gnconv_widths'
 ]
 
 
@@ -277,3 +277,36 @@ class GnConv(nn.Module):
         for k, pw in enumerate(self.pws):
             x = pw(x) * gates[k + 1]
         return self.act(self.norm(self.proj_out(x)))
+
+
+_DECODER_DEFAULTS = dict(
+    order=2,
+    mixer_cfg=dict(type='DW', kernel_size=7),
+    with_proj_out=True,
+    dim_ratio=1)
+
+
+def build_decoder_gnconv(in_channels: int,
+                         out_channels: int,
+                         gnconv_cfg: Optional[dict] = None,
+                         norm_cfg: Optional[dict] = None,
+                         act_cfg: Optional[dict] = None) -> GnConv:
+    """The gnConv of the HorNet decoders (gnConv FPN, gnConv UPerNet head).
+
+    Order 2, 7x7 depthwise mixer and ``proj_out`` unless ``gnconv_cfg`` says
+    otherwise (keys ``order``, ``mixer_cfg``, ``with_proj_out``,
+    ``dim_ratio``); no scale on the mixer; then the decoder's norm and
+    activation.
+    """
+    cfg = dict(copy.deepcopy(_DECODER_DEFAULTS), **(gnconv_cfg or {}))
+    unknown = set(cfg) - set(_DECODER_DEFAULTS)
+    if unknown:
+        raise ValueError(f'Unknown gnconv_cfg keys {sorted(unknown)}; valid: '
+                         f'{sorted(_DECODER_DEFAULTS)}')
+    return GnConv(
+        in_channels,
+        out_channels,
+        scale=1.0,
+        norm_cfg=norm_cfg,
+        act_cfg=act_cfg,
+        **cfg)

@@ -16,7 +16,7 @@ import torch.nn as nn
 from mmdet.models.necks import FPN
 
 from hornet_mm.registry import MODELS
-from ..layers import GnConv
+from ..layers import build_decoder_gnconv
 
 __all__ = ['HorFPN']
 
@@ -64,26 +64,10 @@ class HorFPN(FPN):
             norm_cfg=norm_cfg,
             act_cfg=act_cfg,
             **kwargs)
-        cfg = dict(
-            order=2,
-            mixer_cfg=dict(type='DW', kernel_size=7),
-            with_proj_out=True,
-            dim_ratio=1)
-        cfg.update(gnconv_cfg or {})
-        unknown = set(cfg) - {
-            'order', 'mixer_cfg', 'with_proj_out', 'dim_ratio'
-        }
-        if unknown:
-            raise ValueError(f'Unknown gnconv_cfg keys {sorted(unknown)}')
 
-        def gnconv() -> GnConv:
-            return GnConv(
-                out_channels,
-                out_channels,
-                scale=1.0,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg,
-                **cfg)
+        def gnconv() -> nn.Module:
+            return build_decoder_gnconv(out_channels, out_channels, gnconv_cfg,
+                                        norm_cfg, act_cfg)
 
         num_levels = self.backbone_end_level - self.start_level
         for i in range(len(self.fpn_convs)):

@@ -1,0 +1,3 @@
+from .gn_uper_head import GNUPerHead
+
+__all__ = ['GNUPerHead']
