@@ -2,6 +2,7 @@
 import pytest
 import torch
 import torch.nn as nn
+from mmengine.registry import init_default_scope
 from mmseg.models.decode_heads import UPerHead
 
 import reference_hornet as ref
@@ -35,6 +36,7 @@ def decoder_gnconv(x, sd, out_dim):
 
 
 def _head(cls=GNUPerHead, **kwargs):
+    init_default_scope('mmseg')  # losses are built from the current scope
     args = dict(
         in_channels=IN_CHANNELS,
         in_index=[0, 1, 2, 3],
@@ -113,7 +115,6 @@ def test_uperhead_options_and_loss():
 def test_errors_and_registry():
     with pytest.raises(ValueError, match='gnconv_cfg'):
         _head(gnconv_cfg=dict(kernel_size=7))
-    from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
     init_default_scope('mmseg')
     head = MODELS.build(
