@@ -5,18 +5,18 @@ Example:
         checkpoints/hornet-tiny-gf_in1k.pth --out results.pkl --tta
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from copy import deepcopy
 
 import mmengine
-from mmengine.config import ConfigDict, DictAction
+from mmengine.config import ConfigDict
 from mmengine.dist import is_main_process
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from hornet_mm.utils import cli
 from hornet_mm.utils.cli import (load_config, set_dataloader_defaults,
                                  set_work_dir, setup_cpu_distributed)
 
@@ -56,22 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--no-pin-memory',
         action='store_true',
         help='disable pin_memory in the dataloader')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs merged into the '
-        'config')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return cli.parse_args(parser, argv)
 
 
 def _enable_tta(cfg) -> None:

@@ -11,11 +11,11 @@ import argparse
 import os
 import sys
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from hornet_mm.utils import cli
 from hornet_mm.utils.cli import (load_config, set_dataloader_defaults,
                                  set_work_dir, setup_cpu_distributed)
 
@@ -52,23 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--no-persistent-workers',
         action='store_true',
         help='disable persistent_workers in the dataloaders')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs merged into the '
-        'config, e.g. train_dataloader.batch_size=32 '
-        'model.backbone.drop_path_rate=0.1')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return cli.parse_args(parser, argv)
 
 
 def merge_args(cfg, args):

@@ -4,6 +4,7 @@ The tools serve mmpretrain, mmdet and mmseg configs alike: the library is the
 config's ``default_scope``. Flags and their meaning follow those libraries'
 own tools.
 """
+import argparse
 import difflib
 import logging
 import os
@@ -13,7 +14,7 @@ from typing import Iterable, Optional
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
 
 __all__ = [
@@ -34,6 +35,29 @@ RUNNER_KEYS = frozenset({
     'dataset_type', 'data_root', 'backend_args', 'model_wrapper_cfg',
     'compile', 'strategy'
 })
+
+
+def parse_args(parser: argparse.ArgumentParser,
+               argv: Optional[list] = None) -> argparse.Namespace:
+    """Add the flags train and test share (``--cfg-options``,
+    ``--launcher``, ``--local-rank``), parse, and export ``LOCAL_RANK``."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs merged into the '
+        'config, e.g. train_dataloader.batch_size=32 '
+        'model.backbone.drop_path_rate=0.1')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def check_config_keys(cfg: Config, known: Iterable[str] = RUNNER_KEYS) -> None:
