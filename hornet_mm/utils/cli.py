@@ -9,6 +9,7 @@ import difflib
 import logging
 import os
 import os.path as osp
+import subprocess
 from copy import deepcopy
 from typing import Iterable, Optional
 
@@ -19,7 +20,7 @@ from mmengine.logging import print_log
 
 __all__ = [
     'RUNNER_KEYS', 'check_config_keys', 'load_config', 'set_work_dir',
-    'set_dataloader_defaults'
+    'set_dataloader_defaults', 'setup_cpu_distributed', 'slurm_dist_env'
 ]
 
 # Top-level keys the mmengine Runner (and the tools) read.
@@ -121,20 +122,51 @@ def set_dataloader_defaults(cfg: Config,
         cfg[field] = loader
 
 
+def slurm_dist_env(port: Optional[int] = None) -> None:
+    """Export torch's rendezvous variables from a Slurm step, as mmengine's
+    ``init_dist('slurm')`` does: ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``
+    from ``SLURM_PROCID``, ``SLURM_NTASKS`` and ``SLURM_LOCALID``;
+    ``MASTER_ADDR`` (unless set) is the first host of ``SLURM_NODELIST``;
+    ``MASTER_PORT`` is ``port``, else the environment's, else 29500."""
+    rank = int(os.environ['SLURM_PROCID'])
+    os.environ['RANK'] = str(rank)
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', str(rank))
+    if port is not None:
+        os.environ['MASTER_PORT'] = str(port)
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        nodes = os.environ['SLURM_NODELIST']
+        try:
+            hosts = subprocess.run(['scontrol', 'show', 'hostnames', nodes],
+                                   capture_output=True,
+                                   text=True).stdout.split()
+        except OSError as err:
+            raise RuntimeError(
+                f'cannot expand SLURM_NODELIST={nodes} with scontrol '
+                f'({err}); set MASTER_ADDR') from err
+        os.environ['MASTER_ADDR'] = hosts[0] if hosts else nodes
+
+
 def setup_cpu_distributed(cfg: Config) -> bool:
-    """Run ``--launcher pytorch`` jobs on machines without CUDA (gloo).
+    """Run ``--launcher pytorch`` and ``--launcher slurm`` jobs on machines
+    without CUDA (gloo).
 
     mmengine's launcher setup calls ``torch.cuda.set_device`` and wraps the
     model with ``device_ids=[LOCAL_RANK]``, both of which fail without a GPU.
     On such a machine this initialises the process group with gloo from
-    torchrun's environment (mmengine then skips its own initialisation) and
-    wraps the model without device ids. Returns whether it did so.
+    torchrun's environment, or from Slurm's (:func:`slurm_dist_env`), after
+    which mmengine skips its own initialisation, and wraps the model without
+    device ids. Returns whether it did so.
     """
-    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+    launcher = cfg.get('launcher', 'none')
+    if launcher not in ('pytorch', 'slurm') or torch.cuda.is_available():
         return False
     cfg.env_cfg = cfg.get('env_cfg') or ConfigDict()
     cfg.env_cfg.dist_cfg = dict(
         cfg.env_cfg.get('dist_cfg') or {}, backend='gloo')
+    if launcher == 'slurm':
+        slurm_dist_env(cfg.env_cfg.dist_cfg.get('port'))
     if not dist.is_initialized():
         dist.init_process_group(
             backend='gloo',
