@@ -58,16 +58,21 @@ MODELS = LazyRegistry(
         'HorFPN': 'hornet_mm.models.necks',
         'GNUPerHead': 'hornet_mm.models.decode_heads'
     })
-DATASETS = Registry(
+DATASETS = LazyRegistry(
     'dataset',
     parent=MMENGINE_DATASETS,
     scope='hornet_mm',
-    locations=['hornet_mm.datasets'])
-TRANSFORMS = Registry(
+    locations=['hornet_mm.datasets'],
+    lazy={
+        'ADE20KDataset': 'hornet_mm.datasets.segmentation',
+        'ADE20KStyleDataset': 'hornet_mm.datasets.segmentation'
+    })
+TRANSFORMS = LazyRegistry(
     'transform',
     parent=MMENGINE_TRANSFORMS,
     scope='hornet_mm',
-    locations=['hornet_mm.datasets'])
+    locations=['hornet_mm.datasets'],
+    lazy={'LoadSegAnnotations': 'hornet_mm.datasets.segmentation'})
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper',
     parent=MMENGINE_OPTIM_WRAPPERS,
