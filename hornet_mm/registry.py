@@ -11,6 +11,7 @@ from importlib import import_module
 from typing import Any, Dict, Optional
 
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
@@ -45,8 +46,8 @@ class LazyRegistry(Registry):
 
 
 __all__ = [
-    'DATASETS', 'MODELS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
-    'TRANSFORMS'
+    'DATASETS', 'HOOKS', 'MODELS', 'OPTIM_WRAPPERS',
+    'OPTIM_WRAPPER_CONSTRUCTORS', 'TRANSFORMS'
 ]
 
 MODELS = LazyRegistry(
@@ -81,5 +82,10 @@ OPTIM_WRAPPERS = Registry(
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    scope='hornet_mm',
+    locations=['hornet_mm.engine'])
+HOOKS = Registry(
+    'hook',
+    parent=MMENGINE_HOOKS,
     scope='hornet_mm',
     locations=['hornet_mm.engine'])
