@@ -21,7 +21,9 @@ checkpoint, put in eval mode and traced once on a random input with
   Default ``--shape 1280 800``.
 * Segmentors (mmseg): likewise; the auxiliary head is dropped (it is not in
   the tensor-mode forward, and its parameters are not counted), as in
-  mmseg's own tool. Default ``--shape 2048 512``.
+  mmseg's own tool; a second line gives the parameters with it, which is
+  how the published HorNet UperNet sizes were counted. Default
+  ``--shape 2048 512``.
 
 ``--shape`` is ``H W`` (one value: square) for every library, the order of
 the input tensor, which is how mmpretrain's and mmseg's tools and the HorNet
@@ -207,14 +209,19 @@ def build_model(cfg: Any, scope: str, device: str) -> nn.Module:
     init_default_scope(scope)
     registry = importlib.import_module(f'{scope}.registry')
     model = registry.MODELS.build(cfg.model)
+    model.params_with_auxiliary_head = sum(p.numel()
+                                           for p in model.parameters())
     if scope == 'mmseg' and getattr(model, 'auxiliary_head', None):
         model.auxiliary_head = None
     model = revert_sync_batchnorm(model)
     return model.to(device).eval()
 
 
-def format_report(config: str, scope: str, result: Dict[str, Any],
-                  traced: str) -> str:
+def format_report(config: str,
+                  scope: str,
+                  result: Dict[str, Any],
+                  traced: str,
+                  params_with_aux: Optional[int] = None) -> str:
     """The lines printed for one count."""
     line = '=' * 60
     unsupported = ', '.join(
@@ -235,6 +242,11 @@ def format_report(config: str, scope: str, result: Dict[str, Any],
         f'Not counted (no rule): {unsupported or "-"}',
         line,
     ]
+    if params_with_aux is not None and params_with_aux != result['params']:
+        rows.insert(
+            -2,
+            f'Params with the auxiliary head: {params_with_aux / 1e6:.2f} M '
+            f'({params_with_aux:,})')
     return '\n'.join(rows)
 
 
@@ -255,7 +267,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         max_depth=args.max_depth)
     if result['table'] is not None:
         print(result['table'])
-    print(format_report(args.config, scope, result, traced))
+    result['params_with_auxiliary_head'] = model.params_with_auxiliary_head
+    print(
+        format_report(args.config, scope, result, traced,
+                      model.params_with_auxiliary_head))
     return result
 
 

@@ -3,7 +3,8 @@
 # lr decay (rate and layer count per config); lr warm-up over 1500 iterations
 # from 1e-6 times the lr, multiplied by a poly decay (power 1) to 0 over the
 # whole run -- mmcv 1.x's `poly` policy with linear warm-up, which the
-# published models were trained with.
+# published models were trained with. (mmengine's LinearLR reaches its end
+# factor at iteration end - begin - 1, hence end=1501 for mmcv's 1500.)
 _base_ = 'mmseg::_base_/schedules/schedule_160k.py'
 
 optim_wrapper = dict(
@@ -15,7 +16,7 @@ optim_wrapper = dict(
         type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
 param_scheduler = [
     dict(
-        type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+        type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1501),
     dict(
         type='PolyLR',
         eta_min=0.0,
