@@ -15,6 +15,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from hornet_mm.engine.hooks import (ResumeError, add_default_training_hooks,
+                                    find_resume_checkpoint)
 from hornet_mm.utils import cli
 from hornet_mm.utils.cli import (load_config, set_dataloader_defaults,
                                  set_work_dir, setup_cpu_distributed)
@@ -75,8 +77,9 @@ def merge_args(cfg, args):
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
     if args.resume == 'auto':
+        # the newest complete checkpoint (None: nothing to resume)
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
     elif args.resume is not None:
         if not os.path.isfile(args.resume):
             raise FileNotFoundError(
@@ -102,6 +105,8 @@ def merge_args(cfg, args):
         loaders,
         pin_memory=not args.no_pin_memory,
         persistent_workers=not args.no_persistent_workers)
+    # atomic checkpoints, exact resumption, a stop on NaN/inf losses
+    add_default_training_hooks(cfg)
     return cfg
 
 
@@ -109,7 +114,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
-    except (FileNotFoundError, KeyError) as err:
+    except (FileNotFoundError, KeyError, ResumeError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 2
     setup_cpu_distributed(cfg)
