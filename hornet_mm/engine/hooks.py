@@ -42,6 +42,7 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook as _MMEngineCheckpointHook
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.runner import EpochBasedTrainLoop
 
 from hornet_mm.registry import HOOKS
 
@@ -324,8 +325,7 @@ class FiniteLossHook(Hook):
         if not found:
             return
         loop = runner.train_loop
-        if getattr(loop, 'max_epochs', None) is not None and hasattr(
-                loop, 'dataloader'):
+        if isinstance(loop, EpochBasedTrainLoop):
             where = (f'epoch {runner.epoch + 1}, iteration {batch_idx + 1}/'
                      f'{len(loop.dataloader)} of the epoch (iteration '
                      f'{runner.iter + 1} in all)')
