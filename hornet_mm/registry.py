@@ -66,7 +66,8 @@ DATASETS = LazyRegistry(
     locations=['hornet_mm.datasets'],
     lazy={
         'ADE20KDataset': 'hornet_mm.datasets.segmentation',
-        'ADE20KStyleDataset': 'hornet_mm.datasets.segmentation'
+        'ADE20KStyleDataset': 'hornet_mm.datasets.segmentation',
+        'CocoDataset': 'hornet_mm.datasets.coco'
     })
 TRANSFORMS = LazyRegistry(
     'transform',
