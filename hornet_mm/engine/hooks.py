@@ -8,7 +8,9 @@
   fsync'ed and renamed into place, after which ``last_checkpoint`` is
   replaced the same way, and only then are checkpoints beyond
   ``max_keep_ckpts`` removed. A kill at any moment leaves the previous
-  checkpoint and a ``last_checkpoint`` naming a complete file.
+  checkpoint and a ``last_checkpoint`` naming a complete file. It also
+  refuses a ``load_from`` / ``--resume`` checkpoint of another architecture,
+  which mmengine would load with a warning.
 * :class:`RandomStateHook` stores the random generators' states (Python,
   numpy, torch, per rank) at the end of every epoch in the checkpoint and
   restores them at the start of the next epoch, so an epoch-based run
@@ -48,7 +50,7 @@ from hornet_mm.registry import HOOKS
 
 __all__ = [
     'CheckpointHook', 'RandomStateHook', 'FiniteLossHook', 'ResumeError',
-    'find_resume_checkpoint', 'checkpoint_problem',
+    'find_resume_checkpoint', 'checkpoint_problem', 'check_checkpoint_fits',
     'add_default_training_hooks'
 ]
 
@@ -129,6 +131,9 @@ class CheckpointHook(_MMEngineCheckpointHook):
     mmengine removes the previous ``best_*`` checkpoint before writing the
     new one; that order is kept (a kill in between leaves no best file, never
     a truncated one). Other storage backends behave as in mmengine.
+
+    It also refuses a ``load_from`` / ``--resume`` checkpoint that does not
+    fit the model (:func:`check_checkpoint_fits`).
     """
 
     def before_train(self, runner) -> None:
@@ -182,11 +187,70 @@ class CheckpointHook(_MMEngineCheckpointHook):
             elif osp.isdir(path):  # deepspeed checkpoints are directories
                 shutil.rmtree(path)
 
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # before mmengine's non-strict load, which would only log a warning
+        check_checkpoint_fits(
+            runner.model,
+            checkpoint,
+            source=getattr(runner, '_load_from', None))
+
     def _save_best_checkpoint(self, runner, metrics) -> None:
         if not getattr(self, '_atomic', False):
             return super()._save_best_checkpoint(runner, metrics)
         with _atomic_saves(runner):
             super()._save_best_checkpoint(runner, metrics)
+
+
+def check_checkpoint_fits(model: torch.nn.Module,
+                          checkpoint: dict,
+                          source: Optional[str] = None,
+                          min_fraction: float = 0.5) -> None:
+    """Refuse a checkpoint that matches less than ``min_fraction`` of the
+    model's tensors (by name and shape).
+
+    mmengine loads ``load_from`` and ``--resume`` checkpoints non-strictly:
+    a checkpoint of another architecture only logs the mismatches and
+    training goes on from (mostly) random weights. A new head for fine-tuning
+    or resized filters leave most tensors matching and pass.
+
+    Raises:
+        ValueError: naming ``source`` and a few missing / mismatched keys.
+    """
+    model = getattr(model, 'module', model)  # DDP and other wrappers
+    state = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state, dict):
+        return
+    state = {
+        (k[len('module.'):] if k.startswith('module.') else k): v
+        for k, v in state.items()
+    }
+    own = model.state_dict()
+    if not own:
+        return
+    missing, mismatched, fitting = [], [], 0
+    for key, value in own.items():
+        theirs = state.get(key)
+        if not isinstance(theirs, torch.Tensor):
+            missing.append(key)
+        elif tuple(theirs.shape) != tuple(value.shape):
+            mismatched.append(f'{key} {tuple(theirs.shape)} in the '
+                              f'checkpoint, {tuple(value.shape)} in the model')
+        else:
+            fitting += 1
+    if fitting >= min_fraction * len(own):
+        return
+    details = []
+    if mismatched:
+        details.append(f'{len(mismatched)} of other shapes, e.g. ' +
+                       '; '.join(mismatched[:3]))
+    if missing:
+        details.append(f'{len(missing)} missing, e.g. ' +
+                       ', '.join(missing[:3]))
+    raise ValueError(
+        f'Checkpoint {source or ""} does not fit the model: only {fitting} '
+        f'of its {len(own)} tensors are in it with the same shape '
+        f'({"; ".join(details)}). Is it a checkpoint of another '
+        'architecture?')
 
 
 def _rng_state() -> dict:
