@@ -1,0 +1,621 @@
+"""Speed and memory measurement of HorNet next to the models it is compared
+with (``tools/analysis_tools/benchmark.py`` is the command line).
+
+* :class:`PlainHorNet`: the HorNet equations of the paper transcribed as
+  plainly as the original release writes them -- channel-first LayerNorm
+  from its mean and variance, ``nn.Linear`` MLP on a permuted copy,
+  ``torch.split`` gates, layer scales multiplied after each branch. It is
+  the "baseline as published" the optimised :class:`~hornet_mm.models.HorNet`
+  is timed against. Module names, parameter shapes and state-dict keys are
+  those of :class:`~hornet_mm.models.HorNet`, so either loads the other's
+  weights.
+* :func:`build_classifier`: the classifiers compared by ``--compare``
+  (hornet_mm's HorNet, :class:`PlainHorNet`, timm's ConvNeXt-T), each with a
+  1000-class linear head.
+* :class:`Case` and :func:`run_cases`: steps timed interleaved (one step of
+  every case per round), so that machine noise hits all cases alike;
+  :func:`peak_memory` measures one extra step of a case.
+* :func:`summarize`, :func:`format_results` and :func:`format_ratios`: the
+  printed tables.
+
+Peak memory is the peak of tensor memory allocated during one step above
+what was allocated before it: ``torch.cuda.max_memory_allocated`` on CUDA;
+on the CPU the allocations recorded by ``torch.profiler`` (``profile_memory``),
+or, where those cannot be read, the peak resident set size sampled every
+millisecond from ``/proc/self/statm`` (or psutil).
+"""
+import math
+import os
+import statistics
+import threading
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn.bricks import DropPath
+
+__all__ = [
+    'PlainHorNet', 'build_classifier', 'COMPARE_MODELS', 'Case', 'run_cases',
+    'peak_memory', 'summarize', 'format_results', 'format_ratios',
+    'autocast_context', 'synchronize', 'PRECISIONS'
+]
+
+PRECISIONS: Dict[str, Optional[torch.dtype]] = {
+    'fp32': None,
+    'bf16': torch.bfloat16,
+    'fp16': torch.float16,
+}
+
+# ---------------------------------------------------------------------------
+# The plain formulation
+# ---------------------------------------------------------------------------
+
+
+class _PlainLayerNorm2d(nn.Module):
+    """Channel-first LayerNorm from the mean and the biased variance."""
+
+    def __init__(self, channels: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(1, keepdim=True)
+        var = (x - mean).pow(2).mean(1, keepdim=True)
+        x = (x - mean) / torch.sqrt(var + self.eps)
+        return self.weight[:, None, None] * x + self.bias[:, None, None]
+
+
+class _PlainGlobalLocalFilter(nn.Module):
+    """Norm, 3x3 depthwise on one half, Fourier filter on the other (in
+    float32), interleave, norm."""
+
+    def __init__(self, channels: int, h: int = 14, w: int = 8) -> None:
+        super().__init__()
+        half = channels // 2
+        self.dw = nn.Conv2d(half, half, 3, padding=1, bias=False, groups=half)
+        self.complex_weight = nn.Parameter(torch.randn(half, h, w, 2) * 0.02)
+        self.pre_norm = _PlainLayerNorm2d(channels)
+        self.post_norm = _PlainLayerNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pre_norm(x)
+        local, glob = torch.chunk(x, 2, dim=1)
+        local = self.dw(local)
+        batch, half, height, width = glob.shape
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            spec = torch.fft.rfft2(glob.float(), dim=(2, 3), norm='ortho')
+            weight = self.complex_weight.float()
+            if weight.shape[1:3] != spec.shape[2:4]:
+                weight = F.interpolate(
+                    weight.permute(3, 0, 1, 2),
+                    size=spec.shape[2:4],
+                    mode='bilinear',
+                    align_corners=True).permute(1, 2, 3, 0)
+            spec = spec * torch.view_as_complex(weight.contiguous())
+            glob = torch.fft.irfft2(
+                spec, s=(height, width), dim=(2, 3), norm='ortho')
+        x = torch.cat([local.unsqueeze(2),
+                       glob.to(local.dtype).unsqueeze(2)],
+                      dim=2).reshape(batch, 2 * half, height, width)
+        return self.post_norm(x)
+
+
+class _PlainGnConv(nn.Module):
+    """gnConv: proj_in, one mixer on q, scale, recursive gating, proj_out."""
+
+    def __init__(self, dim: int, order: int, mixer_cfg: dict,
+                 scale: float) -> None:
+        super().__init__()
+        self.dims = [dim // 2**i for i in range(order)][::-1]
+        self.scale = scale
+        self.proj_in = nn.Conv2d(dim, 2 * dim, 1)
+        if str(mixer_cfg['type']).upper() == 'GF':
+            self.dwconv = _PlainGlobalLocalFilter(
+                sum(self.dims), mixer_cfg['h'], mixer_cfg['w'])
+        else:
+            kernel = mixer_cfg.get('kernel_size', 7)
+            self.dwconv = nn.Conv2d(
+                sum(self.dims),
+                sum(self.dims),
+                kernel,
+                padding=(kernel - 1) // 2,
+                bias=True,
+                groups=sum(self.dims))
+        self.pws = nn.ModuleList(
+            nn.Conv2d(self.dims[i], self.dims[i + 1], 1)
+            for i in range(order - 1))
+        self.proj_out = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fused = self.proj_in(x)
+        p, q = torch.split(fused, (self.dims[0], sum(self.dims)), dim=1)
+        q = self.dwconv(q) * self.scale
+        gates = torch.split(q, self.dims, dim=1)
+        x = p * gates[0]
+        for i in range(len(self.pws)):
+            x = self.pws[i](x) * gates[i + 1]
+        return self.proj_out(x)
+
+
+class _PlainBlock(nn.Module):
+    """``x + g1 * gnConv(LN(x))``, then ``x + g2 * MLP(LN(x))`` on a
+    channels-last permutation of ``x``."""
+
+    def __init__(self, dim: int, order: int, mixer_cfg: dict, scale: float,
+                 drop_path_rate: float) -> None:
+        super().__init__()
+        self.norm1 = _PlainLayerNorm2d(dim)
+        self.gnconv = _PlainGnConv(dim, order, mixer_cfg, scale)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.gamma1 = nn.Parameter(torch.full((dim, ), 1e-6))
+        self.gamma2 = nn.Parameter(torch.full((dim, ), 1e-6))
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 \
+            else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(
+            self.gamma1.view(-1, 1, 1) * self.gnconv(self.norm1(x)))
+        y = x.permute(0, 2, 3, 1)
+        y = self.norm2(y)
+        y = self.pwconv1(y)
+        y = self.act(y)
+        y = self.pwconv2(y)
+        y = self.gamma2 * y
+        return x + self.drop_path(y.permute(0, 3, 1, 2))
+
+
+class PlainHorNet(nn.Module):
+    """HorNet written out plainly, the speed baseline.
+
+    Takes the arguments of :class:`~hornet_mm.models.HorNet` that change the
+    computation (no ``frozen_stages``, ``with_cp``, ``init_cfg``; layer scale
+    always on) and produces the same outputs from the same state dict.
+
+    Args:
+        arch: An arch name of ``HorNet.arch_zoo`` or an arch dict.
+        in_channels: Image channels.
+        drop_path_rate: Stochastic depth of the last block (linear from 0).
+        scale: Factor on the gnConv mixer outputs.
+        out_indices: Stages whose outputs are returned (each after its own
+            channel-first LayerNorm ``norm{i}``).
+        gap_before_final_norm: Pool each output before its norm and return
+            ``(B, C)`` vectors.
+
+    Example:
+        >>> from hornet_mm.models import HorNet
+        >>> fast = HorNet('tiny').eval()
+        >>> plain = PlainHorNet('tiny').eval()
+        >>> _ = plain.load_state_dict(fast.state_dict())
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 in_channels: int = 3,
+                 drop_path_rate: float = 0.,
+                 scale: float = 1 / 3,
+                 out_indices: Sequence[int] = (3, ),
+                 gap_before_final_norm: bool = True) -> None:
+        super().__init__()
+        from hornet_mm.models.backbones.hornet import HorNet
+        settings = HorNet._parse_arch(arch)
+        depths, orders = settings['depths'], settings['orders']
+        dims = [settings['base_dim'] * 2**i for i in range(4)]
+        self.dims = dims
+        self.out_indices = tuple(i % 4 for i in out_indices)
+        self.gap_before_final_norm = gap_before_final_norm
+        self.downsample_layers = nn.ModuleList([
+            nn.Sequential(
+                nn.Conv2d(in_channels, dims[0], 4, stride=4),
+                _PlainLayerNorm2d(dims[0]))
+        ])
+        for i in range(3):
+            self.downsample_layers.append(
+                nn.Sequential(
+                    _PlainLayerNorm2d(dims[i]),
+                    nn.Conv2d(dims[i], dims[i + 1], 2, stride=2)))
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.stages = nn.ModuleList()
+        for i in range(4):
+            first = sum(depths[:i])
+            self.stages.append(
+                nn.Sequential(*[
+                    _PlainBlock(dims[i], orders[i], settings['dw_cfg'][i],
+                                scale, rates[first + j])
+                    for j in range(depths[i])
+                ]))
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', _PlainLayerNorm2d(dims[i]))
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        outs = []
+        for i in range(4):
+            x = self.downsample_layers[i](x)
+            x = self.stages[i](x)
+            if i in self.out_indices:
+                norm = getattr(self, f'norm{i}')
+                if self.gap_before_final_norm:
+                    outs.append(norm(x.mean((2, 3), keepdim=True)).flatten(1))
+                else:
+                    outs.append(norm(x))
+        return tuple(outs)
+
+
+# ---------------------------------------------------------------------------
+# Classifiers compared
+# ---------------------------------------------------------------------------
+
+#: Names accepted by :func:`build_classifier` (``--compare`` order).
+COMPARE_MODELS: Tuple[str, ...] = ('hornet_mm', 'plain', 'convnext_t')
+
+
+class _PooledClassifier(nn.Module):
+    """A backbone returning pooled features, then a linear head."""
+
+    def __init__(self, backbone: nn.Module, num_classes: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(backbone.dims[-1], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x)[-1])
+
+
+def build_classifier(name: str,
+                     arch: Union[str, dict] = 'tiny',
+                     num_classes: int = 1000,
+                     drop_path_rate: float = 0.,
+                     with_cp: bool = False) -> nn.Module:
+    """One of :data:`COMPARE_MODELS`, initialised at random.
+
+    ``hornet_mm`` and ``plain`` are HorNet ``arch`` with a pooled LayerNorm
+    and a linear head (the released classifier); ``convnext_t`` is timm's
+    ``convnext_tiny`` (``ImportError`` without timm). ``with_cp`` applies to
+    ``hornet_mm`` only.
+    """
+    if name == 'hornet_mm':
+        from hornet_mm.models.backbones.hornet import HorNet
+        return _PooledClassifier(
+            HorNet(arch, drop_path_rate=drop_path_rate, with_cp=with_cp),
+            num_classes)
+    if name == 'plain':
+        return _PooledClassifier(
+            PlainHorNet(arch, drop_path_rate=drop_path_rate), num_classes)
+    if name == 'convnext_t':
+        import timm
+        return timm.create_model(
+            'convnext_tiny',
+            pretrained=False,
+            num_classes=num_classes,
+            drop_path_rate=drop_path_rate)
+    raise ValueError(f'Unknown model {name!r}; choose from {COMPARE_MODELS}')
+
+
+# ---------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); nothing on the CPU."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def autocast_context(device: torch.device, precision: str):
+    """``torch.autocast`` for ``'bf16'``/``'fp16'``; a no-op for ``'fp32'``."""
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@dataclass
+class Case:
+    """One measured configuration: a label, its settings and a step.
+
+    ``step()`` runs one iteration (inference forward, or forward + backward
+    + optimizer step) and waits for the device. ``settings`` are the columns
+    that identify the case besides its model (mode, precision, ...); cases
+    with equal settings are compared in :func:`format_ratios`. ``rebuild``,
+    where given, makes an eager step for a compiled case whose compilation
+    fails.
+    """
+    model: str
+    settings: Dict[str, Any]
+    batch_size: int
+    step: Callable[[], None]
+    device: torch.device = torch.device('cpu')
+    note: str = ''
+    rebuild: Optional[Callable[[], Callable[[], None]]] = None
+    warmup_s: List[float] = field(default_factory=list)
+    times_s: List[float] = field(default_factory=list)
+    peak_mem: Optional[int] = None
+    error: Optional[str] = None
+
+
+def run_cases(
+        cases: List[Case],
+        warmup: int,
+        repeats: int,
+        on_error: Optional[Callable[[Case, BaseException],
+                                    bool]] = None) -> None:
+    """Warm every case up, then time ``repeats`` rounds of one step each.
+
+    Warm-up runs case by case (``warmup`` steps each, each timed into
+    ``case.warmup_s``; a compiled model compiles in its first). The timed
+    rounds interleave the cases: round ``r`` runs case 1, 2, ..., n once, so
+    that slow phases of a shared machine fall on all cases. A case whose
+    step raises gets ``case.error`` and is dropped from the rounds, unless
+    ``on_error(case, exc)`` repairs it (returns True), in which case its
+    warm-up starts over.
+    """
+    for case in cases:
+        while True:
+            try:
+                case.warmup_s = []
+                for _ in range(max(warmup, 1)):
+                    start = time.perf_counter()
+                    case.step()
+                    case.warmup_s.append(time.perf_counter() - start)
+                break
+            except Exception as exc:  # noqa: BLE001 - reported per case
+                if on_error is not None and on_error(case, exc):
+                    continue
+                case.error = f'{type(exc).__name__}: {exc}'
+                break
+    live = [case for case in cases if case.error is None]
+    for _ in range(repeats):
+        for case in live:
+            start = time.perf_counter()
+            case.step()
+            case.times_s.append(time.perf_counter() - start)
+
+
+class _RssSampler:
+    """Peak resident set size above the start, sampled every millisecond."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self.base = self.peak = self._rss()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _rss() -> int:
+        try:
+            import psutil
+            return psutil.Process().memory_info().rss
+        except ImportError:
+            with open('/proc/self/statm') as f:
+                return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.001)
+
+    def __enter__(self) -> '_RssSampler':
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+
+def _profiled_cpu_peak(step: Callable[[], None]) -> Optional[int]:
+    """Peak of CPU tensor memory allocated during ``step`` (bytes), from the
+    allocation records of ``torch.profiler``; None where those cannot be
+    read."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
+        step()
+    try:
+        events = p.profiler.kineto_results.events()
+        records = sorted(
+            (e.start_ns(), e.nbytes()) for e in events
+            if e.name() == '[memory]' and str(e.device_type()).endswith('CPU'))
+    except (AttributeError, RuntimeError, TypeError):
+        return None
+    if not records:
+        return None
+    current = peak = 0
+    for _, nbytes in records:
+        current += nbytes
+        peak = max(peak, current)
+    return peak
+
+
+#: How :func:`peak_memory` measures, by device type, for the printed header.
+MEMORY_METHODS: Dict[str, str] = {
+    'cuda':
+    'torch.cuda.max_memory_allocated during one step, minus '
+    'memory_allocated before it',
+    'cpu':
+    'peak of CPU tensor allocations during one step, from '
+    'torch.profiler(profile_memory=True) (fallback: peak RSS growth '
+    'sampled every 1 ms)',
+}
+
+
+def peak_memory(case: Case) -> Tuple[Optional[int], str]:
+    """Run one more step of ``case``; return its peak memory above what was
+    allocated before it (bytes) and how it was measured."""
+    device = case.device
+    if device.type == 'cuda':
+        synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        case.step()
+        return torch.cuda.max_memory_allocated(device) - before, 'cuda'
+    if device.type == 'cpu':
+        peak = _profiled_cpu_peak(case.step)
+        if peak is not None:
+            return peak, 'profiler'
+        with _RssSampler() as sampler:
+            case.step()
+        return sampler.peak - sampler.base, 'rss'
+    return None, 'n/a'
+
+
+# ---------------------------------------------------------------------------
+# Reports
+# ---------------------------------------------------------------------------
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    low, high = math.floor(pos), math.ceil(pos)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def summarize(case: Case) -> Dict[str, Any]:
+    """Median, min, max, IQR (ms), img/s at the median, warm-up (s)."""
+    times = case.times_s
+    row: Dict[str, Any] = dict(case.settings, model=case.model)
+    row.update(batch=case.batch_size, note=case.note or case.error or '')
+    if case.error is not None or not times:
+        return row
+    median = statistics.median(times)
+    row.update(
+        median_ms=median * 1e3,
+        min_ms=min(times) * 1e3,
+        max_ms=max(times) * 1e3,
+        iqr_ms=(_quantile(times, 0.75) - _quantile(times, 0.25)) * 1e3,
+        img_s=case.batch_size / median,
+        warmup_first_s=case.warmup_s[0] if case.warmup_s else float('nan'),
+        warmup_total_s=sum(case.warmup_s),
+        repeats=len(times))
+    if case.peak_mem is not None:
+        row['peak_mem_mib'] = case.peak_mem / 2**20
+    return row
+
+
+def _table(header: List[str], rows: List[List[str]]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+        for i, h in enumerate(header)
+    ]
+
+    def line(cells: List[str]) -> str:
+        return '| ' + ' | '.join(c.ljust(w)
+                                 for c, w in zip(cells, widths)) + ' |'
+
+    rule = '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
+    return '\n'.join([line(header), rule] + [line(r) for r in rows])
+
+
+SETTING_KEYS: Tuple[str,
+                    ...] = ('mode', 'precision', 'channels_last', 'compile')
+
+
+def format_results(cases: List[Case]) -> str:
+    """One row per case: timings over the repeats, throughput, memory."""
+    header = [
+        'model', 'mode', 'precision', 'channels_last', 'compile', 'batch',
+        'median ms', 'min ms', 'max ms', 'IQR ms', 'img/s', 'warm-up s',
+        'peak MiB', 'note'
+    ]
+    rows = []
+    for case in cases:
+        s = summarize(case)
+        settings = [str(s.get(k, '')) for k in SETTING_KEYS]
+        if 'median_ms' not in s:
+            rows.append([case.model, *settings,
+                         str(case.batch_size)] + ['-'] * 7 + [s['note']])
+            continue
+        mem = s.get('peak_mem_mib')
+        rows.append([
+            case.model, *settings,
+            str(case.batch_size), f'{s["median_ms"]:.1f}',
+            f'{s["min_ms"]:.1f}', f'{s["max_ms"]:.1f}', f'{s["iqr_ms"]:.1f}',
+            f'{s["img_s"]:.2f}',
+            f'{s["warmup_first_s"]:.2f} / {s["warmup_total_s"]:.2f}',
+            '-' if mem is None else f'{mem:.0f}', s['note']
+        ])
+    return _table(header, rows)
+
+
+def _ratio_cell(case: Case, ref: Case) -> str:
+    """Throughput of ``case`` over ``ref``'s: ratio of the medians, and the
+    min-max of the per-round ratios (the rounds are interleaved)."""
+    if case.error or ref.error or not case.times_s or not ref.times_s:
+        return '-'
+    ratio = statistics.median(ref.times_s) / statistics.median(case.times_s)
+    rounds = [r / c for r, c in zip(ref.times_s, case.times_s)]
+    return f'{ratio:.2f} ({min(rounds):.2f}-{max(rounds):.2f})'
+
+
+def format_ratios(cases: List[Case], reference: str) -> str:
+    """Throughput ratios against ``reference``, per setting.
+
+    One row per setting (mode, precision, channels-last, compile), one
+    column per model: its img/s over ``reference``'s img/s in the same
+    setting, as ``median (min-max over rounds)``.
+    """
+    models = list(dict.fromkeys(case.model for case in cases))
+    groups: Dict[Tuple, Dict[str, Case]] = {}
+    for case in cases:
+        key = tuple(case.settings.get(k) for k in SETTING_KEYS)
+        groups.setdefault(key, {})[case.model] = case
+    header = list(SETTING_KEYS) + [f'{m} / {reference}' for m in models]
+    rows = []
+    for key, by_model in groups.items():
+        ref = by_model.get(reference)
+        cells = [str(k) for k in key]
+        for model in models:
+            case = by_model.get(model)
+            cells.append(
+                '-' if case is None or ref is None else _ratio_cell(case, ref))
+        rows.append(cells)
+    return _table(header, rows)
+
+
+@contextmanager
+def autocast_modules(modules: List[nn.Module], device: torch.device,
+                     precision: str) -> Iterator[None]:
+    """Autocast only inside ``modules``; their floating outputs are handed
+    on in float32 (for detectors on the CPU, whose compiled RoI and NMS ops
+    have no bfloat16 kernels)."""
+    if PRECISIONS[precision] is None:
+        yield
+        return
+    contexts: Dict[int, Any] = {}
+
+    def to_float(value: Any) -> Any:
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            return value.float()
+        if isinstance(value, (list, tuple)):
+            return type(value)(to_float(v) for v in value)
+        if isinstance(value, dict):
+            return {k: to_float(v) for k, v in value.items()}
+        return value
+
+    def enter(module: nn.Module, args: Any) -> None:
+        contexts[id(module)] = autocast_context(device, precision)
+        contexts[id(module)].__enter__()
+
+    def leave(module: nn.Module, args: Any, output: Any) -> Any:
+        contexts.pop(id(module)).__exit__(None, None, None)
+        return to_float(output)
+
+    handles = []
+    try:
+        for module in modules:
+            handles.append(module.register_forward_pre_hook(enter))
+            handles.append(module.register_forward_hook(leave))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
