@@ -24,6 +24,22 @@ Deviations from the original release:
 * Loading a ``complex_weight`` of another filter size resizes it bilinearly
   (``align_corners=True``, the same rule the forward pass uses) with a logged
   warning; a release checkpoint trained at 224 thus loads into a 384 model.
+
+Speed (same parameters, same state dicts, same results to float rounding):
+
+* :class:`GnConv` computes ``p`` and ``q`` with two 1x1 convolutions on
+  slices of ``proj_in``'s weight (each output dense, so the depthwise mixer
+  reads no strided view), folds ``scale`` into the mixer's weights (the 7x7
+  conv's weight and bias, the global filter's ``post_norm`` affine) and can
+  fold a per-channel output factor (the block's layer scale) into
+  ``proj_out``. The folding is done on the fly at every call, so gradients
+  reach the stored parameters as before; it is skipped for float16 (whole
+  model or autocast), where a layer scale of 1e-6 times a weight would
+  underflow.
+* Under ``torch.jit`` tracing (FLOP counting, export), and for any module
+  with forward hooks, modules are called as modules, as written in the
+  equations, so traced graphs, per-module FLOP attributions and hooks do not
+  depend on these shortcuts.
 """
 import copy
 from typing import List, Optional, Sequence, Tuple, Union
@@ -37,6 +53,47 @@ __all__ = [
     'LayerNorm2d', 'GlobalLocalFilter', 'GnConv', 'build_decoder_gnconv',
     'build_mixer', 'gnconv_widths'
 ]
+
+
+def _hooked(module: nn.Module) -> bool:
+    return bool(module._forward_hooks or module._forward_pre_hooks)
+
+
+def use_fast_path(*modules: nn.Module) -> bool:
+    """Whether the shortcuts of this module may replace calls of ``modules``.
+
+    False while ``torch.jit`` traces or scripts (traced graphs, FLOP counts
+    and exports show the modules of the plain formulation), while global
+    forward hooks are registered, or when one of ``modules`` has a forward
+    (pre-)hook: a hooked module is called as a module so that its hooks see
+    what they would see without the shortcuts.
+    """
+    if torch.jit.is_tracing() or torch.jit.is_scripting():
+        return False
+    module_state = nn.modules.module
+    if getattr(module_state, '_global_forward_hooks', None) or getattr(
+            module_state, '_global_forward_pre_hooks', None):
+        return False
+    return not any(_hooked(m) for m in modules)
+
+
+def can_fold_scale(x: torch.Tensor) -> bool:
+    """Whether a per-channel factor may be folded into conv/linear weights.
+
+    Not for float16 (the tensor's dtype or the autocast dtype of its
+    device): a layer scale near its 1e-6 initial value times a weight of
+    order 1e-2 is below float16's smallest normal number.
+    """
+    if x.dtype == torch.float16:
+        return False
+    device = x.device.type
+    try:
+        if torch.is_autocast_enabled(device):
+            return torch.get_autocast_dtype(device) != torch.float16
+    except (AttributeError, RuntimeError, TypeError):
+        # older torch: no per-device autocast queries
+        return not torch.is_autocast_enabled()
+    return True
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -107,6 +164,12 @@ class GlobalLocalFilter(nn.Module):
         self.post_norm = LayerNorm2d(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_scaled(x)
+
+    def forward_scaled(self,
+                       x: torch.Tensor,
+                       scale: float = 1.0) -> torch.Tensor:
+        """``forward(x) * scale``, the factor folded into ``post_norm``."""
         x = self.pre_norm(x)
         local, glob = torch.chunk(x, 2, dim=1)
         local = self.dw(local)
@@ -114,7 +177,16 @@ class GlobalLocalFilter(nn.Module):
         batch, half, height, width = local.shape
         x = torch.stack((local, glob), dim=2).reshape(batch, 2 * half, height,
                                                       width)
-        return self.post_norm(x)
+        if scale == 1.0:
+            return self.post_norm(x)
+        norm = self.post_norm
+        if type(norm) is not LayerNorm2d or not use_fast_path(norm):
+            return norm(x) * scale
+        weight = None if norm.weight is None else norm.weight * scale
+        bias = None if norm.bias is None else norm.bias * scale
+        return F.layer_norm(
+            x.permute(0, 2, 3, 1), norm.normalized_shape, weight, bias,
+            norm.eps).permute(0, 3, 1, 2)
 
     def _global_filter(self, x: torch.Tensor) -> torch.Tensor:
         """Multiply by the learnable filter in the 2-D Fourier domain.
@@ -266,7 +338,33 @@ class GnConv(nn.Module):
             from mmcv.cnn import build_activation_layer
             self.act = build_activation_layer(act_cfg)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                x: torch.Tensor,
+                out_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Apply the gnConv.
+
+        Args:
+            x: ``(B, in_channels, H, W)``; any memory format (channels-last
+                is the fast one on the CPU).
+            out_scale: Optional ``(out_channels,)`` factor on the output (the
+                HorNet block's layer scale), folded into ``proj_out`` where
+                that is exact.
+        """
+        if not use_fast_path():
+            return self._forward_modules(x, out_scale)
+        p, q = self._project_in(x)
+        q = self._mix(q)
+        gates: Tuple[torch.Tensor, ...] = torch.split(q, self.dims, dim=1)
+        x = p * gates[0]
+        for pw, gate in zip(self.pws, gates[1:]):
+            x = pw(x) * gate
+        return self._project_out(x, out_scale)
+
+    def _forward_modules(
+            self,
+            x: torch.Tensor,
+            out_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The equations with one module call each (no folding)."""
         p, q = torch.split(
             self.proj_in(x), (self.dims[0], sum(self.dims)), dim=1)
         q = self.dwconv(q)
@@ -276,7 +374,48 @@ class GnConv(nn.Module):
         x = p * gates[0]
         for k, pw in enumerate(self.pws):
             x = pw(x) * gates[k + 1]
-        return self.act(self.norm(self.proj_out(x)))
+        x = self.act(self.norm(self.proj_out(x)))
+        return x if out_scale is None else x * out_scale.view(-1, 1, 1)
+
+    def _project_in(self,
+                    x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``p`` and ``q``, each from its slice of ``proj_in``'s weight."""
+        proj = self.proj_in
+        if type(proj) is not nn.Conv2d or not use_fast_path(proj):
+            return torch.split(proj(x), (self.dims[0], sum(self.dims)), dim=1)
+        split = self.dims[0]
+        weight, bias = proj.weight, proj.bias
+        p = proj._conv_forward(x, weight[:split],
+                               None if bias is None else bias[:split])
+        q = proj._conv_forward(x, weight[split:],
+                               None if bias is None else bias[split:])
+        return p, q
+
+    def _mix(self, q: torch.Tensor) -> torch.Tensor:
+        """The spatial mixer times ``scale``, the factor folded in."""
+        mixer, scale = self.dwconv, self.scale
+        if scale == 1.0 or not use_fast_path(mixer):
+            return mixer(q) if scale == 1.0 else mixer(q) * scale
+        if type(mixer) is nn.Conv2d:
+            bias = None if mixer.bias is None else mixer.bias * scale
+            return mixer._conv_forward(q, mixer.weight * scale, bias)
+        if type(mixer) is GlobalLocalFilter:
+            return mixer.forward_scaled(q, scale)
+        return mixer(q) * scale
+
+    def _project_out(self, x: torch.Tensor,
+                     out_scale: Optional[torch.Tensor]) -> torch.Tensor:
+        """``act(norm(proj_out(x)))`` times ``out_scale``."""
+        proj = self.proj_out
+        if (out_scale is not None and type(proj) is nn.Conv2d
+                and isinstance(self.norm, nn.Identity)
+                and isinstance(self.act, nn.Identity) and can_fold_scale(x)
+                and use_fast_path(proj)):
+            weight = proj.weight * out_scale.view(-1, 1, 1, 1)
+            bias = None if proj.bias is None else proj.bias * out_scale
+            return proj._conv_forward(x, weight, bias)
+        x = self.act(self.norm(proj(x)))
+        return x if out_scale is None else x * out_scale.view(-1, 1, 1)
 
 
 _DECODER_DEFAULTS = dict(
