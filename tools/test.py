@@ -37,8 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--show-dir',
         help='save pictures of the predictions in this directory (as in the '
-        'libraries: mmpretrain takes it as given, mmdet and mmseg under the '
-        'work dir\'s timestamped folder)')
+        'libraries: mmpretrain and mmseg take it as given, mmdet puts it '
+        'under the work dir\'s timestamped folder)')
     parser.add_argument(
         '--show', action='store_true', help='show the predictions')
     parser.add_argument(
@@ -96,10 +96,15 @@ def merge_args(cfg, args):
             raise KeyError('--show/--show-dir need a visualization hook in '
                            'default_hooks')
         vis = cfg.default_hooks.visualization
-        if cfg.get('default_scope') == 'mmpretrain':
+        scope = cfg.get('default_scope')
+        if scope == 'mmpretrain':
             vis.enable = True
             vis.out_dir = args.show_dir
-        else:  # mmdet / mmseg hooks draw when `draw` is set
+        elif scope == 'mmseg':  # the visualizer's save_dir, as mmseg's tool
+            vis.draw = True
+            if args.show_dir:
+                cfg.visualizer.save_dir = args.show_dir
+        else:  # mmdet's hook draws into test_out_dir when `draw` is set
             vis.draw = True
             vis.test_out_dir = args.show_dir
         vis.show = args.show
@@ -131,6 +136,7 @@ def main(argv=None) -> int:
         sys.stderr.write(f'error: {err}\n')
         return 2
     setup_cpu_distributed(cfg)
+    cli.flush_denormals()
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
     if args.out and args.out_item in (None, 'pred'):

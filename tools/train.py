@@ -118,6 +118,7 @@ def main(argv=None) -> int:
         sys.stderr.write(f'error: {err}\n')
         return 2
     setup_cpu_distributed(cfg)
+    cli.flush_denormals()
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
     runner.train()

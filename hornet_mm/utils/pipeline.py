@@ -1,7 +1,8 @@
 """Helpers of the end-to-end pipeline scripts in ``tools/demo/``.
 
 They run the project's command-line tools as a user would, echo each
-command, and condense training logs to one line per epoch.
+command, and condense training logs to one line per epoch (iteration-based
+runs: one line per ``log_interval`` iterations).
 """
 import os.path as osp
 import re
@@ -15,6 +16,9 @@ _EPOCH_LINE = re.compile(
     r'Epoch\((?P<mode>train|val)\)\s*\[(?P<epoch>\d+)\]'
     r'\[\s*(?P<it>\d+)/(?P<total>\d+)\].*?'
     r'(?P<value>\bloss: [\d.]+|accuracy/top1: [\d.]+|coco/bbox_mAP: [\d.]+)')
+_ITER_LINE = re.compile(r'Iter\((?P<mode>train|val)\)\s*'
+                        r'\[\s*(?P<it>\d+)/(?P<total>\d+)\].*?'
+                        r'(?P<value>\bloss: [\d.]+|mIoU: [\d.]+)')
 
 
 class Pipeline:
@@ -52,13 +56,23 @@ class Pipeline:
 
     def train(self, cmd: Sequence[str], log_path: str,
               log_interval: int) -> None:
-        """Run a training command, keep its full log, print each epoch."""
+        """Run a training command, keep its full log, print each epoch (or
+        every ``log_interval`` iterations of an iteration-based run)."""
         cmd = self._echo(cmd)
         with open(log_path, 'w') as log, subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 text=True) as proc:
             for line in proc.stdout:
                 log.write(line)
+                match = _ITER_LINE.search(line)
+                if match is not None:
+                    if (match['mode'] == 'val'
+                            or int(match['it']) % log_interval == 0):
+                        sys.stdout.write(f"  iter {match['it']:>5} "
+                                         f"{match['mode']:<5} "
+                                         f"{match['value']}\n")
+                        sys.stdout.flush()
+                    continue
                 match = _EPOCH_LINE.search(line)
                 if match is None:
                     continue

@@ -22,8 +22,11 @@ checkpoint, put in eval mode and traced once on a random input with
 * Segmentors (mmseg): likewise; the auxiliary head is dropped (it is not in
   the tensor-mode forward, and its parameters are not counted), as in
   mmseg's own tool; a second line gives the parameters with it, which is
-  how the published HorNet UperNet sizes were counted. Default
-  ``--shape 2048 512``.
+  how the published HorNet UperNet sizes were counted. Default shape: the
+  ``scale`` of the ``Resize`` in the config's test pipeline read as ``H W``
+  (``2048 512`` for mmseg's ADE20K 512 settings, ``2560 640`` for 640),
+  which is how the HorNet release counted its UperNet FLOPs; ``2048 512``
+  when the config has none.
 
 ``--shape`` is ``H W`` (one value: square) for every library, the order of
 the input tensor, which is how mmpretrain's and mmseg's tools and the HorNet
@@ -75,7 +78,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=int,
         nargs='+',
         help='input size H W, or one value for a square input (default: '
-        '224 224 for mmpretrain, 1280 800 for mmdet, 2048 512 for mmseg)')
+        '224 224 for mmpretrain, 1280 800 for mmdet; for mmseg the test '
+        'Resize scale, else 2048 512)')
     parser.add_argument(
         '--convention',
         choices=CONVENTIONS,
@@ -110,9 +114,26 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def input_size(shape: Optional[List[int]], scope: str) -> Tuple[int, int]:
+def _test_resize_scale(cfg: Any) -> Optional[Tuple[int, int]]:
+    """The ``scale`` of the first ``Resize`` of the test pipeline."""
+    loader = cfg.get('test_dataloader') or {}
+    pipeline = loader.get(
+        'dataset', {}).get('pipeline') or cfg.get('test_pipeline') or []
+    for transform in pipeline:
+        if transform.get('type') == 'Resize' and transform.get('scale'):
+            return tuple(transform['scale'])
+    return None
+
+
+def input_size(shape: Optional[List[int]],
+               scope: str,
+               cfg: Any = None) -> Tuple[int, int]:
     """``(H, W)`` from ``--shape`` or the library's default."""
     if shape is None:
+        if scope == 'mmseg' and cfg is not None:
+            scale = _test_resize_scale(cfg)
+            if scale is not None:
+                return scale
         return DEFAULT_SHAPES.get(scope, DEFAULT_SHAPES['mmpretrain'])
     if len(shape) == 1:
         return shape[0], shape[0]
@@ -254,7 +275,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     scope = args.scope or cfg.get('default_scope') or 'mmpretrain'
-    height, width = input_size(args.shape, scope)
+    height, width = input_size(args.shape, scope, cfg)
     model = build_model(cfg, scope, args.device)
     inputs, forward, traced = trace_setup(model, scope, height, width,
                                           args.convention, args.device,
