@@ -68,6 +68,10 @@ def main() -> int:
         '--iters', type=int, default=2000, help='training iterations')
     parser.add_argument(
         '--amp', action='store_true', help='train in mixed precision')
+    parser.add_argument(
+        '--no-tta',
+        action='store_true',
+        help='skip the multi-scale + flip evaluation')
     args = parser.parse_args()
     config = CONFIGS[args.head]
     work_dir = osp.abspath(args.work_dir)
@@ -114,8 +118,10 @@ def main() -> int:
         'then multi-scale + flip')
     results = {}
     show_dir = osp.join(work_dir, 'overlays')
-    for mode, extra in (('single-scale', ['--show-dir',
-                                          show_dir]), ('ms+flip', ['--tta'])):
+    modes = [('single-scale', ['--show-dir', show_dir])]
+    if not args.no_tta:
+        modes.append(('ms+flip', ['--tta']))
+    for mode, extra in modes:
         path = osp.join(work_dir, f'metrics_{mode}.json')
         pipe.run([
             python,
@@ -146,14 +152,15 @@ def main() -> int:
     with open(osp.join(work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)
 
+    miou = ', '.join(f'{metrics["mIoU"]:.2f} {mode}'
+                     for mode, metrics in results.items())
     sys.stdout.write(
         f'\nDone in {time.time() - start:.0f} s. Outputs:\n'
         f'  dataset              {data_root}\n'
         f'  training log, ckpts  {osp.join(work_dir, "train.log")}, '
         f'{train_dir}\n'
         f'  metrics              {osp.join(work_dir, "summary.json")} '
-        f'(mIoU {results["single-scale"]["mIoU"]:.2f} single-scale, '
-        f'{results["ms+flip"]["mIoU"]:.2f} ms+flip)\n'
+        f'(mIoU: {miou})\n'
         f'  overlays             {summary["overlays"]} '
         f'({len(overlays)} pictures)\n')
     return 0
