@@ -67,3 +67,17 @@ def test_unknown_arch_in_config_names_valid_ones(tmp_path):
     assert result.returncode != 0
     assert "Unknown HorNet arch 'tinny'" in result.stderr
     assert 'tiny-gf' in result.stderr
+
+
+def test_flush_denormals_zeroes_denormal_results():
+    import torch
+
+    from hornet_mm.utils.cli import flush_denormals
+    tiny = torch.tensor([1e-30], dtype=torch.float32)
+    try:
+        assert flush_denormals()
+        # 1e-30 * 1e-10 = 1e-40 is a denormal float32: flushed to zero
+        assert (tiny * 1e-10).item() == 0.0
+    finally:
+        torch.set_flush_denormal(False)
+    assert (tiny * 1e-10).item() > 0.0
