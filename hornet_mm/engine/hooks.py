@@ -85,12 +85,17 @@ def _save_atomically(save, out_dir: str, filename: str, *args,
     """``save(out_dir, filename, ...)`` (a ``Runner.save_checkpoint``) to a
     temporary name, then fsync and rename it to ``filename``."""
     tmp_name = f'.{filename}.tmp{os.getpid()}'
-    save(out_dir, tmp_name, *args, **kwargs)
-    if not is_main_process():  # Runner.save_checkpoint is master-only
-        return
     tmp, final = osp.join(out_dir, tmp_name), osp.join(out_dir, filename)
-    _fsync_path(tmp)
-    os.replace(tmp, final)
+    try:
+        save(out_dir, tmp_name, *args, **kwargs)
+        if not is_main_process():  # Runner.save_checkpoint is master-only
+            return
+        _fsync_path(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        if osp.exists(tmp):  # e.g. a full disk: no partial file is left
+            os.remove(tmp)
+        raise
     _fsync_path(out_dir)
 
 
