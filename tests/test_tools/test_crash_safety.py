@@ -138,11 +138,23 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(data_root, tmp_path):
     assert 'resumed epoch: 1' in log
     assert 'Epoch(train) [1]' not in log
 
-    expected = _weights(tmp_path / 'straight' / 'epoch_2.pth')
-    resumed = _weights(work_dir / 'epoch_2.pth')
+    straight = torch.load(
+        tmp_path / 'straight' / 'epoch_2.pth', map_location='cpu')
+    again = torch.load(work_dir / 'epoch_2.pth', map_location='cpu')
+    expected, resumed = straight['state_dict'], again['state_dict']
     assert list(resumed) == list(expected)
     for key, value in expected.items():
         assert torch.allclose(resumed[key], value, rtol=0, atol=1e-6), key
+    # the AdamW moments too
+    moments = straight['optimizer']['state']
+    assert moments.keys() == again['optimizer']['state'].keys()
+    for index, state in moments.items():
+        for name, value in state.items():
+            assert torch.allclose(
+                again['optimizer']['state'][index][name],
+                value,
+                rtol=0,
+                atol=1e-6), (index, name)
     # and not trivially: the weights moved during the resumed epoch
     epoch_1 = _weights(work_dir / 'epoch_1.pth')
     assert any(not torch.equal(epoch_1[k], v) for k, v in expected.items())
