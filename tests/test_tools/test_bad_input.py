@@ -6,7 +6,7 @@ tools/train.py there with one bad input; it must fail with an error naming
 the file or key, and the checkpoint and ``last_checkpoint`` must be
 byte-for-byte what they were. The datasets' own behaviour on these inputs
 is tested in tests/test_datasets (test_imagenet.py, test_coco_dataset.py),
-misspelt keys and unknown archs in test_cli_config.py.
+the messages for misspelt keys and unknown archs in test_cli_config.py.
 """
 import hashlib
 import os.path as osp
@@ -130,9 +130,19 @@ def _bad_cases():
             f'Annotation file is empty: {root / "meta" / "train.txt"}'
         ]
 
+    def misspelt_key(trained, tmp_path):
+        return trained['root'], ['optim_wraper.optimizer.lr=1.0'], [
+            "Unknown config key 'optim_wraper': did you mean "
+            "'optim_wrapper'?"
+        ]
+
+    def unknown_arch(trained, tmp_path):
+        return trained['root'], ['model.backbone.arch=tinny'
+                                 ], ["Unknown HorNet arch 'tinny'"]
+
     return [
         load_from, foreign_load_from, resume, init_cfg, missing_image,
-        empty_annotations
+        empty_annotations, misspelt_key, unknown_arch
     ]
 
 
