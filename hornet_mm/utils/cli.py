@@ -5,6 +5,7 @@ config's ``default_scope``. Flags and their meaning follow those libraries'
 own tools.
 """
 import argparse
+import atexit
 import difflib
 import logging
 import os
@@ -185,6 +186,10 @@ def setup_cpu_distributed(cfg: Config) -> bool:
             backend='gloo',
             rank=int(os.environ['RANK']),
             world_size=int(os.environ['WORLD_SIZE']))
+        # gloo's threads must be joined before the interpreter exits, else
+        # a process can abort ("terminate called without an active
+        # exception") after its work is done, failing the whole job
+        atexit.register(_destroy_process_group)
     wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
         type='MMDistributedDataParallel', broadcast_buffers=False)
     wrapper.setdefault('device_ids', None)
@@ -196,6 +201,11 @@ def setup_cpu_distributed(cfg: Config) -> bool:
             logger='current',
             level=logging.WARNING)
     return True
+
+
+def _destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def replace_sync_bn(node) -> int:
