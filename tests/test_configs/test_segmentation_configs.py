@@ -213,7 +213,6 @@ def test_gf_filters_resized_from_224_checkpoint(tmp_path, monkeypatch):
     """A 224 ImageNet T-GF checkpoint initialises the 24x13 / 12x7 filters
     of the segmentation T-GF by bilinear resize, with a warning."""
     import reference_hornet as ref
-
     from hornet_mm.models import HorNet
     from hornet_mm.models.layers import gnconv as gnconv_module
     logged = []

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from mmengine.registry import init_default_scope
 
-from hornet_mm.datasets.synthetic_ade import (ADE_STYLE_CLASSES,
-                                              make_ade_style)
+from hornet_mm.datasets import synthetic_ade
 
-CLASSES = ADE_STYLE_CLASSES
+CLASSES = synthetic_ade.ADE_STYLE_CLASSES
+make_ade_style = synthetic_ade.make_ade_style
 
 
 @pytest.fixture(scope='module')
