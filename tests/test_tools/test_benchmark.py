@@ -127,8 +127,9 @@ def test_summary_and_ratios_of_known_times():
     assert row['img_s'] == pytest.approx(40)
     assert row['warmup_first_s'] == 1.0 and row['warmup_total_s'] == 1.5
     table = format_ratios([fast, slow], reference='b')
-    # median ratio 0.2 / 0.1; per-round 1.0 .. 3.0
-    assert '2.00 (1.00-3.00)' in table and '1.00 (1.00-1.00)' in table
+    # median ratio 0.2 / 0.1; per-round 1.0 .. 3.0; fastest 0.2 / 0.1
+    assert '2.00 (1.00-3.00), best 2.00' in table
+    assert '1.00 (1.00-1.00), best 1.00' in table
 
 
 def test_run_cases_interleaves_and_repairs_failed_cases():
@@ -205,9 +206,11 @@ def test_tool_compare_prints_results_and_ratios(capsys):
                       ] + [f'{m} / plain' for m in models]
     assert [r[0] for r in rows] == ['infer', 'train']
     for row in rows:
-        assert row[header.index('plain / plain')] == '1.00 (1.00-1.00)'
+        assert row[header.index('plain / plain')] == \
+            '1.00 (1.00-1.00), best 1.00'
         for cell in row[4:]:
-            assert re.fullmatch(r'\d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\)', cell)
+            assert re.fullmatch(
+                r'\d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\), best \d+\.\d\d', cell)
     assert 'process max RSS' in out
 
 

@@ -645,7 +645,8 @@ def main(argv: Optional[List[str]] = None) -> List[Case]:
           'step / all warm-up steps)')
     print(format_results(cases))
     print(f'\nThroughput ratios: img/s over {reference}\'s img/s in the '
-          'same setting, median (min-max of the per-round ratios)')
+          'same setting: ratio of the medians (min-max of the per-round '
+          'ratios), best = ratio of the fastest steps')
     print(format_ratios(cases, reference))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f'\nprocess max RSS: {rss:.0f} MiB')
