@@ -97,11 +97,14 @@ else
     "${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$REPO/requirements/torch.txt"
     torch_ok || die "torch and torchvision were installed but torchvision.ops.nms does not run"
 fi
-# Pin whatever torch we ended up with so that nothing below replaces it.
+# Pin whatever torch we ended up with so that nothing below replaces it. The
+# local label (+cu130, +cpu) is left out: pip cannot resolve a package that
+# depends on torch (timm) against a pin with one, and the installed build
+# satisfies the public version anyway.
 "$PY" - >> "$CONSTRAINTS" <<'EOF'
 import torch, torchvision
-print(f'torch=={torch.__version__}')
-print(f'torchvision=={torchvision.__version__}')
+for name, module in (('torch', torch), ('torchvision', torchvision)):
+    print(f'{name}=={module.__version__.split("+")[0]}')
 EOF
 
 # ---------------------------------------------------------------- mmcv
