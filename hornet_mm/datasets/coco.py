@@ -33,7 +33,7 @@ from mmdet.datasets import CocoDataset as _MMDetCocoDataset
 from mmengine.logging import print_log
 
 from hornet_mm.registry import DATASETS
-from .imagenet import ImageDecodeError
+from .imagenet import SkipUndecodableImages
 
 __all__ = ['CocoDataset']
 
@@ -41,7 +41,7 @@ _EXAMPLES = 5
 
 
 @DATASETS.register_module()
-class CocoDataset(_MMDetCocoDataset):
+class CocoDataset(SkipUndecodableImages, _MMDetCocoDataset):
     """mmdet's ``CocoDataset`` with checked annotations and images."""
 
     def load_data_list(self) -> List[dict]:
@@ -136,15 +136,3 @@ class CocoDataset(_MMDetCocoDataset):
                 f'{self.filter_cfg}, classes {list(self.metainfo["classes"])})'
             )
         return kept
-
-    def prepare_data(self, idx: int):
-        try:
-            return super().prepare_data(idx)
-        except ImageDecodeError as err:
-            if self.test_mode:
-                raise
-            print_log(
-                f'Skipping sample {idx}: {err}',
-                logger='current',
-                level=logging.WARNING)
-            return None

@@ -25,11 +25,32 @@ from mmpretrain.datasets import ImageNet as _MMPretrainImageNet
 
 from hornet_mm.registry import DATASETS, TRANSFORMS
 
-__all__ = ['ImageDecodeError', 'LoadImageFromFile', 'ImageNet']
+__all__ = [
+    'ImageDecodeError', 'LoadImageFromFile', 'ImageNet',
+    'SkipUndecodableImages'
+]
 
 
 class ImageDecodeError(ValueError):
     """An image file exists but cannot be decoded."""
+
+
+class SkipUndecodableImages:
+    """Dataset mixin: in training, a sample whose image cannot be decoded
+    (:class:`ImageDecodeError`) is skipped with a logged warning (the base
+    dataset then draws another); in testing the error stands."""
+
+    def prepare_data(self, idx: int):
+        try:
+            return super().prepare_data(idx)
+        except ImageDecodeError as err:
+            if self.test_mode:
+                raise
+            print_log(
+                f'Skipping sample {idx}: {err}',
+                logger='current',
+                level=logging.WARNING)
+            return None
 
 
 @TRANSFORMS.register_module()
@@ -60,7 +81,7 @@ class LoadImageFromFile(_MMCVLoadImageFromFile):
 
 
 @DATASETS.register_module()
-class ImageNet(_MMPretrainImageNet):
+class ImageNet(SkipUndecodableImages, _MMPretrainImageNet):
     """mmpretrain's ``ImageNet`` with checked annotations and images.
 
     Takes mmpretrain's arguments (``data_root``, ``split``, ``data_prefix``,
@@ -102,15 +123,3 @@ class ImageNet(_MMPretrainImageNet):
                 info['gt_label'] = label
             data_list.append(info)
         return data_list
-
-    def prepare_data(self, idx: int):
-        try:
-            return super().prepare_data(idx)
-        except ImageDecodeError as err:
-            if self.test_mode:
-                raise
-            print_log(
-                f'Skipping sample {idx}: {err}',
-                logger='current',
-                level=logging.WARNING)
-            return None

@@ -70,10 +70,12 @@ def _edit(root, change, name='instances_train2017.json'):
 
 @pytest.fixture
 def warnings(monkeypatch):
-    import hornet_mm.datasets.coco as module
+    import hornet_mm.datasets.coco as coco
+    import hornet_mm.datasets.imagenet as imagenet  # the skip of bad images
     logged = []
-    monkeypatch.setattr(module, 'print_log',
-                        lambda msg, **kwargs: logged.append(msg))
+    for module in (coco, imagenet):
+        monkeypatch.setattr(module, 'print_log',
+                            lambda msg, **kwargs: logged.append(msg))
     return logged
 
 
