@@ -15,27 +15,12 @@ import reference_hornet as ref
 from hornet_mm.models import convert_hornet_state_dict
 from hornet_mm.utils.benchmark import (Case, PlainHorNet, format_ratios,
                                        run_cases, summarize)
+from small_hornet import SMALL, SMALL_REF
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
 NANO_DET = osp.join(REPO, 'configs', 'detection',
                     'mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')
-
-SMALL = dict(
-    base_dim=16,
-    depths=[1, 2, 2, 1],
-    orders=[2, 3, 4, 5],
-    dw_cfg=[
-        dict(type='DW', kernel_size=7),
-        dict(type='DW', kernel_size=7),
-        dict(type='GF', h=4, w=3),
-        dict(type='GF', h=2, w=2),
-    ])
-SMALL_REF = dict(
-    base_dim=16,
-    depths=[1, 2, 2, 1],
-    orders=[2, 3, 4, 5],
-    mixers=[('dw', 7), ('dw', 7), ('gf', 4, 3), ('gf', 2, 2)])
 
 try:
     import timm  # noqa: F401

@@ -17,22 +17,7 @@ from hornet_mm.models import HorNet, convert_hornet_state_dict
 from hornet_mm.models.layers import GnConv
 from hornet_mm.models.layers.gnconv import can_fold_scale, use_fast_path
 from hornet_mm.utils.benchmark import PlainHorNet
-
-SMALL = dict(
-    base_dim=16,
-    depths=[1, 2, 2, 1],
-    orders=[2, 3, 4, 5],
-    dw_cfg=[
-        dict(type='DW', kernel_size=7),
-        dict(type='DW', kernel_size=7),
-        dict(type='GF', h=4, w=3),
-        dict(type='GF', h=2, w=2),
-    ])
-SMALL_REF = dict(
-    base_dim=16,
-    depths=[1, 2, 2, 1],
-    orders=[2, 3, 4, 5],
-    mixers=[('dw', 7), ('dw', 7), ('gf', 4, 3), ('gf', 2, 2)])
+from small_hornet import SMALL, SMALL_REF
 
 
 def _weights(out_indices=(3, ), seed=0):
