@@ -125,6 +125,17 @@ def merge_args(cfg, args):
     return cfg
 
 
+def run_test(cfg, args) -> None:
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+        else Runner.from_cfg(cfg)
+    if args.out and args.out_item in (None, 'pred'):
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    if args.out and args.out_item == 'metrics' and is_main_process():
+        mmengine.dump(metrics, args.out)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.out_item is not None and args.out is None:
@@ -135,16 +146,11 @@ def main(argv=None) -> int:
     except (FileNotFoundError, KeyError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 2
-    setup_cpu_distributed(cfg)
+    cpu_distributed = setup_cpu_distributed(cfg)
     cli.flush_denormals()
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
-        else Runner.from_cfg(cfg)
-    if args.out and args.out_item in (None, 'pred'):
-        runner.test_evaluator.metrics.append(
-            DumpResults(out_file_path=args.out))
-    metrics = runner.test()
-    if args.out and args.out_item == 'metrics' and is_main_process():
-        mmengine.dump(metrics, args.out)
+    run_test(cfg, args)
+    if cpu_distributed:  # the runner is gone: join gloo's threads
+        cli.shutdown_distributed()
     return 0
 
 

@@ -110,6 +110,12 @@ def merge_args(cfg, args):
     return cfg
 
 
+def run_train(cfg) -> None:
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+        else Runner.from_cfg(cfg)
+    runner.train()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -117,11 +123,11 @@ def main(argv=None) -> int:
     except (FileNotFoundError, KeyError, ResumeError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 2
-    setup_cpu_distributed(cfg)
+    cpu_distributed = setup_cpu_distributed(cfg)
     cli.flush_denormals()
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
-        else Runner.from_cfg(cfg)
-    runner.train()
+    run_train(cfg)
+    if cpu_distributed:  # the runner is gone: join gloo's threads
+        cli.shutdown_distributed()
     return 0
 
 

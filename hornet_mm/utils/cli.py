@@ -7,6 +7,7 @@ own tools.
 import argparse
 import atexit
 import difflib
+import gc
 import logging
 import os
 import os.path as osp
@@ -21,7 +22,8 @@ from mmengine.logging import print_log
 
 __all__ = [
     'RUNNER_KEYS', 'check_config_keys', 'load_config', 'set_work_dir',
-    'set_dataloader_defaults', 'setup_cpu_distributed', 'slurm_dist_env'
+    'set_dataloader_defaults', 'setup_cpu_distributed', 'shutdown_distributed',
+    'slurm_dist_env'
 ]
 
 # Top-level keys the mmengine Runner (and the tools) read.
@@ -186,9 +188,8 @@ def setup_cpu_distributed(cfg: Config) -> bool:
             backend='gloo',
             rank=int(os.environ['RANK']),
             world_size=int(os.environ['WORLD_SIZE']))
-        # gloo's threads must be joined before the interpreter exits, else
-        # a process can abort ("terminate called without an active
-        # exception") after its work is done, failing the whole job
+        # the tools call shutdown_distributed() when they finish; this is
+        # the fallback for a run that ends with an exception
         atexit.register(_destroy_process_group)
     wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
         type='MMDistributedDataParallel', broadcast_buffers=False)
@@ -201,6 +202,25 @@ def setup_cpu_distributed(cfg: Config) -> bool:
             logger='current',
             level=logging.WARNING)
     return True
+
+
+def shutdown_distributed() -> None:
+    """End a CPU (gloo) job in order, while the interpreter is fully alive:
+    a barrier, the process group's destruction, then a garbage collection
+    that frees the last references to it, so that its threads are joined.
+
+    Call it after the runner is gone (it holds the process group through the
+    DDP wrapper). gloo finishes collectives on its own threads and may drop
+    the last reference to their tensors there, which needs the GIL; a thread
+    still alive when the interpreter shuts down is killed while it waits for
+    the GIL, and the process aborts ("terminate called without an active
+    exception") after its work is done, which makes Slurm cancel the whole
+    step. The group's destructor releases the GIL while it joins them.
+    """
+    if dist.is_initialized() and dist.get_backend() == 'gloo':
+        dist.barrier()
+        dist.destroy_process_group()
+        gc.collect()
 
 
 def _destroy_process_group() -> None:
