@@ -37,6 +37,11 @@ class HorNetLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
     * ``decay_type`` (str): ``'layer_wise'`` or ``'stage_wise'``, see
       :meth:`hornet_mm.models.HorNet.get_layer_depth`.
     * ``num_layers`` (int): ``N`` of the recipe (12 by default).
+    * ``custom_keys`` (dict, optional): as in mmengine's constructor,
+      ``{substring: dict(lr_mult=..., decay_mult=...)}``; the longest key
+      contained in a parameter's name multiplies its lr (on top of the
+      decay) and its weight decay. Mask2Former's recipes use it to exempt the
+      query and level embeddings from weight decay.
 
     The published layer-wise ids of the last stages are fixed (11, 12), so a
     recipe with ``N < 11`` (the HorFPN study uses 6) gives those stages a
@@ -56,9 +61,19 @@ class HorNetLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         decay_rate = cfg.pop('decay_rate', 1.0)
         decay_type = cfg.pop('decay_type', 'layer_wise')
         num_layers = cfg.pop('num_layers', 12)
+        custom_keys = dict(cfg.pop('custom_keys', None) or {})
         if cfg:
             raise KeyError(f'Unknown paramwise_cfg keys {sorted(cfg)}; '
-                           'expected decay_rate, decay_type, num_layers')
+                           'expected decay_rate, decay_type, num_layers, '
+                           'custom_keys')
+        for key, mults in custom_keys.items():
+            unknown = set(mults) - {'lr_mult', 'decay_mult'}
+            if unknown:
+                raise KeyError(f'custom_keys[{key!r}] has unknown entries '
+                               f'{sorted(unknown)}; expected lr_mult, '
+                               'decay_mult')
+        # longest first, ties alphabetically (mmengine's order)
+        keys = sorted(sorted(custom_keys), key=len, reverse=True)
 
         groups = {}
         for name, param in model.named_parameters():
@@ -70,16 +85,21 @@ class HorNetLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
                 'backbone.',
                 decay_type=decay_type,
                 num_layers=num_layers)
-            key = (layer_id, no_decay)
+            custom = next((k for k in keys if k in name), None)
+            key = (layer_id, no_decay, custom or '')
             if key not in groups:
-                scale = decay_rate**(num_layers + 1 - layer_id)
+                mults = custom_keys.get(custom, {})
+                scale = decay_rate**(num_layers + 1 - layer_id) * \
+                    mults.get('lr_mult', 1.0)
+                weight_decay = 0.0 if no_decay else \
+                    self.base_wd * mults.get('decay_mult', 1.0)
                 groups[key] = dict(
                     params=[],
                     param_names=[],
                     lr=self.base_lr * scale,
                     lr_scale=scale,
                     layer_id=layer_id,
-                    weight_decay=0.0 if no_decay else self.base_wd)
+                    weight_decay=weight_decay)
             groups[key]['params'].append(param)
             groups[key]['param_names'].append(name)
 

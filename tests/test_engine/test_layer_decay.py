@@ -94,3 +94,64 @@ def test_constructor_errors():
     with pytest.raises(KeyError, match='num_layer'):
         ctor(model)
     torch.manual_seed(0)
+
+
+def test_custom_keys_multiply_decay_and_weight_decay():
+    """Mask2Former's recipes: embeddings without weight decay, a multiplier
+    on top of the layer-wise scale; the longest matching key wins."""
+    import torch.nn as nn
+
+    from hornet_mm.engine import HorNetLayerDecayOptimizerConstructor
+    from hornet_mm.models import HorNet
+    model = nn.Module()
+    model.backbone = HorNet(
+        dict(
+            base_dim=8,
+            depths=[1, 1, 1, 1],
+            orders=[2, 2, 2, 2],
+            dw_cfg=[dict(type='DW')] * 4))
+    model.query_embed = nn.Embedding(5, 4)
+    model.level_embed = nn.Embedding(3, 4)
+    model.head = nn.Linear(4, 4)
+    ctor = HorNetLayerDecayOptimizerConstructor(
+        dict(
+            type='OptimWrapper',
+            optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05)),
+        dict(
+            decay_rate=0.5,
+            decay_type='stage_wise',
+            num_layers=12,
+            custom_keys={
+                'embed': dict(decay_mult=0.0),
+                'level_embed': dict(lr_mult=2.0),  # longer: wins
+                'backbone.stages.3': dict(lr_mult=10.0, decay_mult=0.5),
+            }))
+    groups = ctor(model).optimizer.param_groups
+    by_name = {
+        name: group
+        for group in groups
+        for name in group['param_names']
+    }
+    # hand-computed: lr = 1e-3 * 0.5 ** (13 - id) * lr_mult
+    assert by_name['query_embed.weight']['lr'] == pytest.approx(1e-3)
+    assert by_name['query_embed.weight']['weight_decay'] == 0.0
+    assert by_name['level_embed.weight']['lr'] == pytest.approx(2e-3)
+    assert by_name['level_embed.weight']['weight_decay'] == 0.05
+    assert by_name['head.weight']['weight_decay'] == 0.05
+    stage3 = [n for n in by_name if n.startswith('backbone.stages.3')]
+    assert stage3
+    for name in stage3:  # stage-wise id 4
+        group = by_name[name]
+        assert group['lr'] == pytest.approx(1e-3 * 0.5**9 * 10.0), name
+        no_decay = name.endswith('.bias') or model.get_parameter(
+            name).ndim == 1
+        assert group['weight_decay'] == (0.0 if no_decay else 0.025), name
+    stage0 = [n for n in by_name if n.startswith('backbone.stages.0')]
+    for name in stage0:  # stage-wise id 1, no key
+        assert by_name[name]['lr'] == pytest.approx(1e-3 * 0.5**12), name
+
+    bad = HorNetLayerDecayOptimizerConstructor(
+        dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3)),
+        dict(custom_keys={'embed': dict(decay_multi=0.0)}))
+    with pytest.raises(KeyError, match='decay_multi'):
+        bad(model)
