@@ -28,6 +28,8 @@ __all__ = ['COCO_SHAPE_CLASSES', 'make_coco_style']
 
 # paints a filled shape of extent ``size`` px centred on (cx, cy) into a mask
 Shape = Callable[[np.ndarray, np.random.Generator, float, float, float], None]
+# paints the float background image of the given height and width
+Background = Callable[[np.random.Generator, int, int], np.ndarray]
 
 SIZE_RANGE = (24, 110)
 """Smallest and largest object extent in px (log-uniform in between)."""
@@ -205,16 +207,21 @@ def _crowd(rng: np.random.Generator, shape: Shape, ids: np.ndarray,
     return None, []
 
 
-def _draw(rng: np.random.Generator) -> Tuple[np.ndarray, List[dict]]:
+def _draw(
+    rng: np.random.Generator,
+    paint_background: Background = _background
+) -> Tuple[np.ndarray, List[dict]]:
     """Draw one image; return it and its visible instances in paint order.
 
     Each instance is a dict with ``category`` (index into
     :data:`COCO_SHAPE_CLASSES`), ``crowd`` (bool) and ``mask`` (bool array of
-    the visible pixels).
+    the visible pixels). ``paint_background(rng, height, width)`` gives the
+    float image the shapes are painted on (their colours are chosen to stand
+    out from it).
     """
     low, high = IMAGE_SIDE_RANGE
     height, width = (int(side) for side in rng.integers(low, high + 1, 2))
-    background = _background(rng, height, width)
+    background = paint_background(rng, height, width)
     canvas = background.copy()
     ids = np.zeros((height, width), np.int64)
     shapes = list(COCO_SHAPE_CLASSES.values())
