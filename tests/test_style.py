@@ -9,7 +9,7 @@ import sys
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PATHS = ['hornet_mm', 'tools', 'tests', 'configs', 'setup.py']
+PATHS = ['hornet_mm', 'tools', 'tests', 'configs', 'projects', 'setup.py']
 
 
 @pytest.mark.parametrize(
