@@ -105,8 +105,12 @@ def test_corrupt_image_skipped_in_training_error_in_testing(
     monkeypatch.setattr(module, 'print_log',
                         lambda msg, **kwargs: logged.append(msg))
     train = _dataset(root)
-    sample = train[0]  # refetches another sample
+    # mmengine draws the replacement at random (it may draw the bad sample
+    # again); here it draws sample 1
+    monkeypatch.setattr(train, '_rand_another', lambda: 1)
+    sample = train[0]
     assert sample['inputs'].numel() > 0
+    assert sample['data_samples'].img_path != str(bad)
     assert len(logged) == 1 and str(bad) in logged[0]
     assert 'empty or corrupt' in logged[0]
 
