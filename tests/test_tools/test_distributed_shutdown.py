@@ -3,8 +3,8 @@
 gloo finishes collectives on its own threads and may free their tensors
 there, which needs the GIL. A thread still alive at interpreter shutdown is
 killed while it waits for it, and the process aborts ("terminate called
-without an active exception") after its work is done, in about one run in
-six of a 2-process ``tools/test.py``; Slurm then cancels the whole step.
+without an active exception") after its work is done, in 9 of 39 runs of a
+2-process ``tools/test.py``; Slurm then cancels the whole step.
 The tools therefore destroy the process group and join its threads before
 they return. Two processes are started by hand, rank 0 hosting the store as
 under Slurm; each reports the threads left after ``main`` returned. With
