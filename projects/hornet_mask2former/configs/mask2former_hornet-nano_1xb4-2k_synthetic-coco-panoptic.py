@@ -2,7 +2,7 @@
 # COCO-panoptic-format set (things: 4 kinds of drawn shapes; stuff: sky and
 # ground):
 #   python tools/misc/generate_coco_panoptic_style.py data/synthetic_coco_panoptic  # noqa
-#   python tools/train.py projects/hornet_mask2former/configs/mask2former_hornet-nano_1xb4-3k_synthetic-coco-panoptic.py  # noqa
+#   python tools/train.py projects/hornet_mask2former/configs/mask2former_hornet-nano_1xb4-2k_synthetic-coco-panoptic.py  # noqa
 # The HorNet-T recipe scaled down: large-scale jitter at 256 instead of 1024,
 # a 64-channel head with 20 queries, 2 pixel-decoder and 3 transformer-decoder
 # layers, fewer sampled points; one process, 4 images per batch.
@@ -65,7 +65,11 @@ model = dict(
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes),
     train_cfg=dict(num_points=64 * 64),
-    test_cfg=dict(max_per_image=50))
+    # a query's class score must exceed this to enter the panoptic map; the
+    # recipe's 0.8 keeps few things of a small model trained for minutes
+    # (seed 0, 2000 iterations: PQ 34.7, things 2.5 at 0.8; 44.3 / 17.0 at
+    # 0.5; the instance results do not depend on it)
+    test_cfg=dict(max_per_image=50, object_mask_thr=0.5))
 
 data_root = 'data/synthetic_coco_panoptic/'
 metainfo = dict(
@@ -127,7 +131,7 @@ test_evaluator = val_evaluator
 
 # a higher lr than the recipe's 1e-4 and no layer decay: no pre-trained
 # backbone, few steps
-max_iters = 3000
+max_iters = 2000
 optim_wrapper = dict(
     optimizer=dict(lr=5e-4),
     paramwise_cfg=dict(decay_rate=1.0),
