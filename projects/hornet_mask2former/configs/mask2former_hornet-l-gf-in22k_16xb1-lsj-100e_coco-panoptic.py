@@ -1,41 +1,8 @@
 # Mask2Former, HorNet-L-GF (ImageNet-22k pre-trained), COCO panoptic
-# segmentation: mmdet's Swin-L recipe (the base config) - 16 x 1 images,
-# large-scale jitter at 1024, 737500 iterations (100 epochs), 200 queries,
-# AdamW lr 1e-4 / wd 0.05, gradient clipping at 0.01 - with the HorNet side
-# of the published HorNet-L COCO recipe (Cascade Mask R-CNN 3x): drop path
-# 0.7 and layer-wise lr decay 0.7 over 12 layers in place of Swin's flat
-# backbone lr multiplier 0.1. Filters 24 x 13 and 12 x 7 (large-gf384); the
-# 224 filters of the checkpoint are resized on load.
-_base_ = 'mmdet::mask2former/mask2former_swin-l-p4-w12-384-in21k_16xb1-lsj-100e_coco-panoptic.py'  # noqa
-custom_imports = dict(
-    imports=['hornet_mm', 'projects.hornet_mask2former.hornet_mask2former'],
-    allow_failed_imports=False)
-
+# segmentation: the HorNet-L config with filters 24 x 13 and 12 x 7
+# (large-gf384); the 224 filters of the checkpoint are resized on load.
+_base_ = './mask2former_hornet-l-in22k_16xb1-lsj-100e_coco-panoptic.py'
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='hornet_mm.HorNet',
         arch='large-gf384',
-        drop_path_rate=0.7,
-        out_indices=(0, 1, 2, 3),
-        gap_before_final_norm=False,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='checkpoints/hornet-large-gf_in22k.pth',
-            prefix='backbone.')),
-    panoptic_head=dict(in_channels=[192, 384, 768, 1536]))
-
-# the query and level embeddings without weight decay, as in the library's
-# recipe; 1-D parameters (norms, layer scales) and biases also go without
-embed_multi = dict(lr_mult=1.0, decay_mult=0.0)
-optim_wrapper = dict(
-    constructor='hornet_mm.HorNetLayerDecayOptimizerConstructor',
-    paramwise_cfg=dict(
-        _delete_=True,
-        decay_rate=0.7,
-        decay_type='layer_wise',
-        num_layers=12,
-        custom_keys=dict(
-            query_embed=embed_multi,
-            query_feat=embed_multi,
-            level_embed=embed_multi)))
+        init_cfg=dict(checkpoint='checkpoints/hornet-large-gf_in22k.pth')))
