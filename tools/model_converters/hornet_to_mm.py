@@ -1,21 +1,39 @@
 """Convert a released HorNet checkpoint to an mmengine checkpoint.
 
-Reads the official release's layout (``{'model': ...}``, optionally with
-``model_ema``) or mmpretrain's, and writes ``{'state_dict': {'backbone.*',
-'head.fc.*'}, 'meta': ...}``, usable as ``load_from`` of a hornet_mm classifier
-and as ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``
-of a detector or segmentor. Nothing is written when the conversion fails.
+Classifiers: reads the official release's layout (``{'model': ...}``,
+optionally with ``model_ema``) or mmpretrain's, and writes ``{'state_dict':
+{'backbone.*', 'head.fc.*'}, 'meta': ...}``, usable as ``load_from`` of a
+hornet_mm classifier and as ``init_cfg=dict(type='Pretrained', checkpoint=DST,
+prefix='backbone.')`` of a detector or segmentor.
 
-Example:
+Detectors and segmentors (the released Cascade Mask R-CNN / UperNet models,
+written by mmdet 2.x / mmseg 0.x, or any HorNet model of the 1.x stack): writes
+an mmengine checkpoint for the hornet_mm config given with ``--config`` (or
+the one config in ``configs/`` that fits), with ``dataset_meta`` (classes,
+palette) taken from the mmcv 1.x ``meta``; the result is checked to load
+strictly into the config's model. A config that does not fit is named with
+what the checkpoint holds and the configs that do fit.
+
+Nothing is written when the conversion fails.
+
+Examples:
     python tools/model_converters/hornet_to_mm.py hornet_tiny_7x7.pth \
         checkpoints/hornet-tiny_in1k.pth
+    python tools/model_converters/hornet_to_mm.py \
+        cascade_mask_rcnn_hornet_tiny_7x7_3x_coco_in1k.pth \
+        checkpoints/cascade-mask-rcnn_hornet-t_coco.pth \
+        --config configs/detection/cascade-mask-rcnn_hornet-t_fpn_\
+4conv1fc-giou_ms-crop-3x_coco.py
 """
 import argparse
+import os.path as osp
 import sys
 
 from mmengine.logging import MMLogger
 
 from hornet_mm.apis import convert_checkpoint
+from hornet_mm.apis.released import (convert_loaded_model, is_dense_state_dict,
+                                     read_released_checkpoint)
 
 
 def parse_args() -> argparse.Namespace:
@@ -23,6 +41,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         'src', help='released checkpoint (official/mmpretrain)')
     parser.add_argument('dst', help='output path of the converted checkpoint')
+    parser.add_argument(
+        '--config',
+        help='hornet_mm config of a detector/segmentor checkpoint (default: '
+        'the config in configs/ that fits)')
     parser.add_argument(
         '--ema',
         action='store_true',
@@ -39,6 +61,25 @@ def main() -> int:
     args = parse_args()
     logger = MMLogger.get_instance('hornet_to_mm', log_level='INFO')
     try:
+        if osp.exists(args.dst) and osp.exists(args.src) and osp.samefile(
+                args.src, args.dst):
+            raise ValueError(f'destination {args.dst} is the source file; '
+                             'choose another path')
+        state_dict, source_meta = read_released_checkpoint(
+            args.src, unsafe=args.unsafe_load)
+        if is_dense_state_dict(state_dict):
+            meta = convert_loaded_model(state_dict, source_meta, args.src,
+                                        args.dst, args.config)
+            classes = meta.get('dataset_meta', {}).get('classes')
+            logger.info(f"converted {args.src} ({meta['model']}"
+                        f"{', class names' if classes else ''}) for "
+                        f"{meta['config']} -> {args.dst}")
+            return 0
+        if args.config:
+            raise ValueError(f'{args.src} is a classification checkpoint '
+                             '(no neck or heads); --config is for detectors '
+                             'and segmentors')
+        del state_dict
         meta = convert_checkpoint(
             args.src, args.dst, use_ema=args.ema, unsafe_load=args.unsafe_load)
     except (ValueError, FileNotFoundError) as err:
