@@ -174,11 +174,15 @@ def test_tta_setting(path):
     cfg = tool.merge_args(cfg, args)
     assert cfg.model.type == 'SegTTAModel'
     steps = cfg.test_dataloader.dataset.pipeline[1].transforms
-    ratios = [t.scale_factor for t in steps[0]]
-    expected = [0.75, 1.0, 1.25] if 'synthetic' in path else [
-        0.5, 0.75, 1.0, 1.25, 1.5, 1.75
-    ]
-    assert ratios == expected
+    if 'synthetic' in path:
+        assert [t.scale_factor for t in steps[0]] == [0.75, 1.0, 1.25]
+    else:  # mmseg 0.x's multi-scale test: ratios of the test scale
+        long, short = (2560, 640) if '640x640' in path else (2048, 512)
+        assert cfg.test_pipeline[1].scale == (long, short)
+        assert [tuple(t.scale) for t in steps[0]
+                ] == [(int(long * r), int(short * r))
+                      for r in (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)]
+        assert all(t.keep_ratio for t in steps[0])
     assert sorted(t.prob for t in steps[1]) == [0.0, 1.0]
     assert steps[2][0].type == 'hornet_mm.LoadSegAnnotations'
 

@@ -3,7 +3,10 @@
 # loading: a missing label map stops the start-up naming it, and a map of
 # the wrong size or with values beyond the 150 classes is an error naming
 # the file instead of a silently wrong mIoU. Multi-scale + flip test-time
-# augmentation (`tools/test.py --tta`): ratios 0.5 .. 1.75, both flips.
+# augmentation (`tools/test.py --tta`): ratios 0.5 .. 1.75 of the test scale
+# (as mmseg 0.x's MultiScaleFlipAug, with which the published ms+flip mIoU
+# were measured; mmseg 1.x's own ADE20K config scales the original image
+# instead), both flips.
 _base_ = 'mmseg::_base_/datasets/ade20k.py'
 
 dataset_type = 'hornet_mm.ADE20KDataset'
@@ -21,9 +24,10 @@ train_pipeline = [
     dict(type='PhotoMetricDistortion'),
     dict(type='PackSegInputs'),
 ]
+test_scale = (2048, 512)
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
+    dict(type='Resize', scale=test_scale, keep_ratio=True),
     dict(type='hornet_mm.LoadSegAnnotations'),
     dict(type='PackSegInputs'),
 ]
@@ -34,8 +38,10 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='Resize', scale_factor=r, keep_ratio=True)
-                for r in img_ratios
+                dict(
+                    type='Resize',
+                    scale=(int(test_scale[0] * r), int(test_scale[1] * r)),
+                    keep_ratio=True) for r in img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),
