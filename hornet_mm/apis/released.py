@@ -26,6 +26,7 @@ conv_seg}``, ``auxiliary_head.{convs,conv_seg}``; the key lists written by the
 * ``meta['CLASSES']`` / ``meta['PALETTE']`` become ``meta['dataset_meta']``
   (``classes``, ``palette``), which mmdet 3.x and mmseg 1.x read.
 """
+import functools
 import os
 import os.path as osp
 import re
@@ -232,21 +233,27 @@ def find_matching_configs(
         state_dict: Dict[str, torch.Tensor],
         configs: Optional[Sequence[str]] = None) -> List[str]:
     """The configs whose model a converted state dict loads into strictly."""
-    from mmengine.config import Config
-
     kind = 'segmentation' if any(
         k.startswith('decode_head.') for k in state_dict) else 'detection'
     matches = []
     for path in configs if configs is not None else repo_configs():
         if configs is None and f'{osp.sep}{kind}{osp.sep}' not in path:
             continue
-        cfg = Config.fromfile(path)
-        if 'model' not in cfg:
-            continue
-        expected = build_model_skeleton(cfg).state_dict()
-        if not state_dict_mismatch(state_dict, expected):
+        expected = _config_layout(path)
+        if expected is not None and not state_dict_mismatch(
+                state_dict, expected):
             matches.append(path)
     return matches
+
+
+@functools.lru_cache(maxsize=None)
+def _config_layout(path: str) -> Optional[Dict[str, torch.Tensor]]:
+    """The (meta-device) state dict of a config's model, once per process;
+    None for a config without a model."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(path)
+    return build_model_skeleton(cfg).state_dict() if 'model' in cfg else None
 
 
 def _dataset_meta(meta: dict, kind: str) -> Optional[dict]:

@@ -33,6 +33,7 @@ import json
 import os
 import os.path as osp
 import platform
+import shutil
 import tempfile
 import time
 
@@ -319,8 +320,15 @@ def seg_test_pipeline(aug):
 
 
 # --------------------------------------------------------------- cases
-def _det(name, a, detector='cascade', widths=None, neck_gnconv=None, images=4):
+def _det(name,
+         a,
+         detector='cascade',
+         widths=None,
+         neck_gnconv=None,
+         images=4,
+         cls_gain=None):
     return dict(
+        cls_gain=cls_gain,
         name=name,
         task='detection',
         detector=detector,
@@ -353,12 +361,14 @@ CASES = [
         'maskrcnn_horfpn7x7_small',
         arch(**SMALL),
         detector='mask_rcnn',
-        neck_gnconv=dict(mixer='gnconv', kernel_size=7, proj_out=True)),
+        neck_gnconv=dict(mixer='gnconv', kernel_size=7, proj_out=True),
+        cls_gain=2.0),
     _det(
         'maskrcnn_horfpngf_small',
         arch(**SMALL, gf=GF224),
         detector='mask_rcnn',
-        neck_gnconv=dict(mixer='gngf', h=32, w=17, proj_out=True)),
+        neck_gnconv=dict(mixer='gngf', h=32, w=17, proj_out=True),
+        cls_gain=2.0),
     _det('cascade_tiny', arch(64), widths=FULL_DET),
     _det('cascade_tiny_gf', arch(64, gf=GF224), widths=FULL_DET),
     _seg('upernet_small', arch(**SMALL)),
@@ -441,7 +451,7 @@ def rle(mask):
     return dict(size=list(encoded['size']), counts=encoded['counts'].decode())
 
 
-def build_filled(cfg, task):
+def build_filled(cfg, task, cls_gain=None):
     if task == 'detection':
         from mmdet.models import build_detector
         model = build_detector(cfg.model)
@@ -449,11 +459,8 @@ def build_filled(cfg, task):
         from mmseg.models import build_segmentor
         model = build_segmentor(cfg.model)
     layout = layout_of(model)
-    state_dict = layout_weights({
-        k: tuple(v)
-        for k, v in layout.items()
-    },
-                                seed=SEED)
+    shapes = {k: tuple(v) for k, v in layout.items()}
+    state_dict = layout_weights(shapes, seed=SEED, cls_gain=cls_gain)
     model.load_state_dict(state_dict, strict=True)
     return model, layout, state_dict
 
@@ -576,7 +583,7 @@ def write_case(case, out, coco_images, subset_json, coco_root, ade_images,
     os.makedirs(folder, exist_ok=True)
     task = case['task']
     cfg = det_model(case) if task == 'detection' else seg_model(case)
-    model, layout, state_dict = build_filled(cfg, task)
+    model, layout, state_dict = build_filled(cfg, task, case.get('cls_gain'))
     classes = COCO_CLASSES_4 if task == 'detection' else ADE_CLASSES_6
     meta = dict(
         CLASSES=classes,
@@ -718,9 +725,7 @@ def main():
                 os.makedirs(dst, exist_ok=True)
                 src = osp.join(args.ade, kind, 'validation',
                                n.replace('.jpg', ext))
-                with open(src, 'rb') as fi, \
-                        open(osp.join(dst, osp.basename(src)), 'wb') as fo:
-                    fo.write(fi.read())
+                shutil.copyfile(src, osp.join(dst, osp.basename(src)))
             ade_images.append(osp.join(tmp, 'ade', 'images', n))
         versions = dict(
             python=platform.python_version(),

@@ -12,7 +12,7 @@ torch 2.1 (the oracle) and the test environment both import it.
 """
 import hashlib
 import zlib
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -31,8 +31,11 @@ _SCORE_GAIN = {
 def fill_tensor(key: str,
                 shape: Sequence[int],
                 dtype: str = 'float32',
-                seed: int = 0) -> torch.Tensor:
-    """The tensor of one key (see the module docstring)."""
+                seed: int = 0,
+                cls_gain: Optional[float] = None) -> torch.Tensor:
+    """The tensor of one key (see the module docstring); ``cls_gain``
+    replaces the gain of the box classifiers (``fc_cls``), for heads whose
+    scores would otherwise saturate at 1 and tie."""
     shape = tuple(int(s) for s in shape)
     if key.endswith('num_batches_tracked') or dtype.startswith('int'):
         return torch.zeros(shape, dtype=torch.int64)
@@ -53,6 +56,8 @@ def fill_tensor(key: str,
         for suffix, extra in _SCORE_GAIN.items():
             if key.endswith(suffix):
                 gain = extra
+        if cls_gain is not None and key.endswith('fc_cls.weight'):
+            gain = cls_gain
         values = noise * gain / np.sqrt(fan_in)
     elif name == 'weight':  # norm weights
         values = 1.0 + 0.1 * noise
@@ -61,11 +66,13 @@ def fill_tensor(key: str,
     return torch.from_numpy(values.astype(np.float32))
 
 
-def layout_weights(layout: Dict[str, Tuple[Sequence[int], str]],
-                   seed: int = 0) -> Dict[str, torch.Tensor]:
+def layout_weights(
+        layout: Dict[str, Tuple[Sequence[int], str]],
+        seed: int = 0,
+        cls_gain: Optional[float] = None) -> Dict[str, torch.Tensor]:
     """A state dict for ``{key: (shape, dtype)}``, in the layout's order."""
     return {
-        key: fill_tensor(key, shape, dtype, seed)
+        key: fill_tensor(key, shape, dtype, seed, cls_gain)
         for key, (shape, dtype) in layout.items()
     }
 

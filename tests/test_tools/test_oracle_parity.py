@@ -1,0 +1,166 @@
+"""hornet_mm's detectors and segmentors compute what the original stack does.
+
+For every case of ``tests/data/oracle`` (written by mmdet 2.28.2 / mmseg
+0.30.0 / mmcv-full 1.7.2 / mmcls 0.25.0 with ``tools/oracle/make_fixtures.sh``)
+the 1.x-stack checkpoint is converted with
+``tools/model_converters/hornet_to_mm.py`` and evaluated with
+``tools/test.py`` on the same generated images; per-image outputs and the
+metrics must equal the oracle's:
+
+* detection: the same number of instances; per instance (matched by label and
+  box) box corners within ``BOX_TOL`` pixels, score within ``SCORE_TOL``,
+  masks differing in at most ``MASK_PIXELS`` pixels or ``MASK_FRACTION`` of
+  their union (pixels whose mask probability lies at the 0.5 threshold, seen
+  on boxes a few pixels high); pycocotools bbox and segm mAP (3 decimals,
+  as both libraries report them) equal;
+* segmentation, single-scale sliding window and multi-scale + flip: class
+  probabilities at 400 fixed pixels of each image within ``PROB_TOL``, the
+  predicted label maps equal but for at most ``PIXEL_FRACTION`` of the pixels,
+  mIoU equal to 0.01 (mmseg 1.x rounds to 2 decimals).
+"""
+import os.path as osp
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from pycocotools import mask as mask_utils
+
+from oracle_cases import (DET_CASES, REPO, SEG_CASES, case_config, case_record,
+                          make_data, metrics_of, source_checkpoint)
+
+BOX_TOL = 1e-2
+SCORE_TOL = 1e-4
+MASK_PIXELS = 3
+MASK_FRACTION = 0.01
+PROB_TOL = 1e-4
+PIXEL_FRACTION = 1e-4
+CONVERTER = osp.join(REPO, 'tools', 'model_converters', 'hornet_to_mm.py')
+TEST_TOOL = osp.join(REPO, 'tools', 'test.py')
+
+
+def _run(*cmd):
+    result = subprocess.run([sys.executable, *map(str, cmd)],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    return output
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return make_data(str(tmp_path_factory.mktemp('oracle_data')))
+
+
+def _convert_and_test(name, data, tmp_path, *test_args):
+    config = case_config(name, data, str(tmp_path))
+    src = source_checkpoint(name, str(tmp_path))
+    dst = tmp_path / f'{name}.pth'
+    _run(CONVERTER, src, dst, '--config', config)
+    outputs = {}
+    for label, extra in test_args:
+        work_dir = tmp_path / f'work_{label}'
+        preds = tmp_path / f'preds_{label}.pkl'
+        _run(TEST_TOOL, config, dst, '--work-dir', work_dir, '--out', preds,
+             *extra)
+        with open(preds, 'rb') as f:
+            outputs[label] = (pickle.load(f), metrics_of(str(work_dir)))
+    return outputs
+
+
+def _box_distance(a, b):
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
+
+
+def _mask_difference(a, b):
+    """Differing pixels of two masks, and their union's size."""
+    a, b = a.astype(bool), b.astype(bool)
+    return int((a ^ b).sum()), int((a | b).sum())
+
+
+@pytest.mark.parametrize('name', DET_CASES)
+def test_detector_equals_original_stack(name, data, tmp_path):
+    record = case_record(name)
+    outputs = _convert_and_test(name, data, tmp_path, ('single', ()))
+    preds, metrics = outputs['single']
+    assert len(preds) == len(record['outputs'])
+    worst = dict(box=0., score=0., mask_pixels=0)
+    for ours, theirs in zip(preds, record['outputs']):
+        assert osp.basename(ours['img_path']) == theirs['image']
+        inst = ours['pred_instances']
+        boxes = inst['bboxes'].numpy()
+        scores = inst['scores'].numpy()
+        labels = inst['labels'].numpy()
+        masks = inst['masks'].numpy()
+        assert len(scores) == len(theirs['scores']), (
+            f"{theirs['image']}: {len(scores)} instances, the original "
+            f"stack {len(theirs['scores'])}")
+        assert len(scores) > 0, 'a case without detections checks nothing'
+        unmatched = set(range(len(scores)))
+        for box, score, label, rle in zip(theirs['bboxes'], theirs['scores'],
+                                          theirs['labels'], theirs['masks']):
+            candidates = [
+                i for i in unmatched
+                if labels[i] == label and _box_distance(boxes[i], box) <=
+                BOX_TOL and abs(scores[i] - score) <= SCORE_TOL
+            ]
+            assert candidates, (f"{theirs['image']}: no match for the "
+                                f'original stack\'s {label} {box} {score}')
+            i = min(candidates, key=lambda j: _box_distance(boxes[j], box))
+            unmatched.remove(i)
+            theirs_mask = mask_utils.decode(
+                dict(size=rle['size'], counts=rle['counts'].encode()))
+            differ, union = _mask_difference(masks[i], theirs_mask)
+            assert differ <= max(MASK_PIXELS,
+                                 MASK_FRACTION * union), (theirs['image'],
+                                                          label, box, differ,
+                                                          union)
+            worst['box'] = max(worst['box'], _box_distance(boxes[i], box))
+            worst['score'] = max(worst['score'], abs(scores[i] - score))
+            worst['mask_pixels'] = max(worst['mask_pixels'], differ)
+    # mmdet 2.x reports 4 decimals, mmdet 3.x 3: equal up to that rounding
+    for key in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'segm_mAP',
+                'segm_mAP_50', 'segm_mAP_75'):
+        assert abs(metrics[f'coco/{key}'] - record['metrics'][key]) <= \
+            5e-4 + 1e-9, (key, metrics[f'coco/{key}'], record['metrics'][key])
+    print(f'{name}: largest differences {worst}')
+
+
+def _softmax(logits):
+    return torch.softmax(logits.float(), dim=0).numpy()
+
+
+@pytest.mark.parametrize('name', SEG_CASES)
+def test_segmentor_equals_original_stack(name, data, tmp_path):
+    record = case_record(name)
+    arrays = np.load(
+        osp.join(REPO, 'tests', 'data', 'oracle', name, 'outputs.npz'))
+    outputs = _convert_and_test(name, data, tmp_path, ('single', ()),
+                                ('msflip', ('--tta', )))
+    for label in ('single', 'msflip'):
+        preds, metrics = outputs[label]
+        theirs_all = record[f'outputs_{label}']
+        assert len(preds) == len(theirs_all)
+        for i, (ours, theirs) in enumerate(zip(preds, theirs_all)):
+            assert osp.basename(ours['img_path']) == \
+                theirs['image'].replace('.png', '.jpg')
+            pred = ours['pred_sem_seg']['data'][0].numpy()
+            expected = arrays[f'{label}_pred_{i}']
+            assert pred.shape == expected.shape
+            differ = float((pred != expected).mean())
+            assert differ <= PIXEL_FRACTION, (label, theirs['image'], differ)
+            if label == 'single':  # the merged TTA sample has no logits
+                probs = _softmax(ours['seg_logits']['data'])
+                ys, xs = theirs['points']
+                got = probs[:, ys, xs]
+                diff = float(np.abs(got - arrays[f'{label}_prob_{i}']).max())
+                assert diff <= PROB_TOL, (theirs['image'], diff)
+                means = probs.mean(axis=(1, 2))
+                assert np.allclose(means, theirs['class_mean'], atol=PROB_TOL)
+        expected_miou = record[f'metrics_{label}']['mIoU'] * 100
+        assert metrics['mIoU'] == pytest.approx(expected_miou, abs=0.0051), \
+            label
