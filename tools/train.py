@@ -15,8 +15,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from hornet_mm.engine.hooks import (ResumeError, add_default_training_hooks,
-                                    find_resume_checkpoint)
+from hornet_mm.engine import (ResumeError, add_default_training_hooks,
+                              find_resume_checkpoint)
 from hornet_mm.utils import cli
 from hornet_mm.utils.cli import (load_config, set_dataloader_defaults,
                                  set_work_dir, setup_cpu_distributed)

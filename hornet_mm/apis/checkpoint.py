@@ -6,10 +6,8 @@ module adds file handling: safe loading with clear errors, validation against
 the architecture the weights describe, and writing without ever leaving a
 truncated file behind.
 """
-import os
 import os.path as osp
 import pickle
-import tempfile
 import time
 from typing import Dict, Optional
 
@@ -19,11 +17,12 @@ from hornet_mm.models.backbones.hornet import (HorNet,
                                                convert_hornet_state_dict,
                                                infer_hornet_arch,
                                                unwrap_checkpoint)
+from hornet_mm.utils.atomic import save_torch_atomic
 from hornet_mm.version import __version__
 
 __all__ = [
-    'load_checkpoint_file', 'save_checkpoint_atomic', 'arch_name_of',
-    'convert_checkpoint', 'export_official_state_dict'
+    'load_checkpoint_file', 'arch_name_of', 'convert_checkpoint',
+    'export_official_state_dict'
 ]
 
 
@@ -61,28 +60,6 @@ def load_checkpoint_file(path: str, unsafe: bool = False) -> dict:
         raise ValueError(
             f'{path} is not a readable PyTorch checkpoint (truncated or '
             f'corrupt?): {err}') from err
-
-
-def save_checkpoint_atomic(obj: dict, path: str) -> None:
-    """Save with ``torch.save`` to a temporary file, then rename it.
-
-    A failure or a kill while writing leaves no (partial) file at ``path``;
-    an existing file there is only replaced once the new one is complete.
-    """
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def arch_name_of(arch: dict) -> Optional[str]:
@@ -147,7 +124,7 @@ def convert_checkpoint(src: str,
         if head_w.shape[0] == 1000:
             from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
             meta['dataset_meta'] = dict(classes=list(IMAGENET_CATEGORIES))
-    save_checkpoint_atomic(dict(state_dict=converted, meta=meta), dst)
+    save_torch_atomic(dict(state_dict=converted, meta=meta), dst)
     return meta
 
 

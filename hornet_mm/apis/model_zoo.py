@@ -23,6 +23,8 @@ from typing import Callable, Dict, List, Optional
 
 import yaml
 
+from hornet_mm.utils.atomic import atomic_path
+
 __all__ = [
     'REPO_ROOT', 'load_model_index', 'find_model', 'download', 'fetch_released'
 ]
@@ -74,10 +76,9 @@ def download(
     """Download ``url`` to ``path`` atomically (a partial file never takes
     the final name); an HTTP error or a short body is an error naming the
     URL, and nothing is left behind."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    part = path + '.part'
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, \
+        with atomic_path(path) as part, \
+                urllib.request.urlopen(url, timeout=timeout) as response, \
                 open(part, 'wb') as out:
             length = response.headers.get('Content-Length')
             length = int(length) if length is not None else None
@@ -90,20 +91,16 @@ def download(
                 done += len(chunk)
                 if progress is not None:
                     progress(done, length)
-        if length is not None and done != length:
-            raise OSError(f'download of {url} stopped at {done} of {length} '
-                          'bytes')
-        if done == 0:
-            raise OSError(f'{url} returned an empty file')
-        os.replace(part, path)
+            if length is not None and done != length:
+                raise OSError(f'download of {url} stopped at {done} of '
+                              f'{length} bytes')
+            if done == 0:
+                raise OSError(f'{url} returned an empty file')
     except urllib.error.HTTPError as err:
         raise OSError(f'download of {url} failed: HTTP {err.code} '
                       f'{err.reason}') from err
     except urllib.error.URLError as err:
         raise OSError(f'download of {url} failed: {err.reason}') from err
-    finally:
-        if osp.exists(part):
-            os.remove(part)
     return path
 
 

@@ -38,9 +38,9 @@ import torch
 from hornet_mm.models.backbones.hornet import (convert_hornet_state_dict,
                                                infer_hornet_arch,
                                                unwrap_checkpoint)
+from hornet_mm.utils.atomic import save_torch_atomic
 from hornet_mm.version import __version__
-from .checkpoint import (arch_name_of, load_checkpoint_file,
-                         save_checkpoint_atomic)
+from .checkpoint import arch_name_of, load_checkpoint_file
 
 __all__ = [
     'convert_dense_state_dict', 'describe_state_dict', 'state_dict_mismatch',
@@ -386,5 +386,5 @@ def convert_loaded_model(state_dict: Dict[str, torch.Tensor],
                              f"{len(dataset_meta['classes'])} CLASSES, the "
                              f'model has {num} classes')
         new_meta['dataset_meta'] = dataset_meta
-    save_checkpoint_atomic(dict(state_dict=converted, meta=new_meta), dst)
+    save_torch_atomic(dict(state_dict=converted, meta=new_meta), dst)
     return new_meta

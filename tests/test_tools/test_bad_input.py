@@ -20,7 +20,6 @@ import torch
 import reference_hornet as ref
 from hornet_mm.apis import convert_checkpoint
 from hornet_mm.datasets.synthetic import make_imagenet_style
-from hornet_mm.engine.hooks import check_checkpoint_fits
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NANO = osp.join(REPO, 'configs', 'hornet',
@@ -160,17 +159,3 @@ def test_bad_input_leaves_the_work_dir_alone(trained, tmp_path, case):
         assert phrase in log, log[-3000:]
     assert _digests(work_dir) == before
     assert not (work_dir / 'epoch_2.pth').exists()
-
-
-def test_check_checkpoint_fits_accepts_a_new_head():
-    """Fine-tuning with another number of classes is not refused."""
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 3),
-        torch.nn.Linear(8, 10))
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    state['2.weight'] = torch.zeros(5, 8)
-    state['2.bias'] = torch.zeros(5)
-    check_checkpoint_fits(model, {'state_dict': state})
-    del state['1.weight'], state['1.bias']
-    with pytest.raises(ValueError, match='only 2 of its 6 tensors'):
-        check_checkpoint_fits(model, {'state_dict': state}, source='x.pth')

@@ -23,8 +23,7 @@ import pytest
 import torch
 
 from hornet_mm.datasets.synthetic import make_imagenet_style
-from hornet_mm.engine.hooks import (ResumeError, checkpoint_problem,
-                                    find_resume_checkpoint)
+from hornet_mm.engine.resume import checkpoint_problem
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NANO = osp.join(REPO, 'configs', 'hornet',
@@ -214,65 +213,6 @@ def test_kill_while_writing_a_checkpoint(data_root, tmp_path):
     assert 'epoch_1.pth does not exist' in log
     assert 'epoch_2.pth is truncated' in log
     assert _ls(work_dir) == files
-
-
-def _save(path, step):
-    torch.save({'state_dict': {'w': torch.full((3, ), float(step))}}, path)
-
-
-def _truncate(path):
-    data = path.read_bytes()
-    path.write_bytes(data[:len(data) // 2])
-
-
-def test_find_resume_checkpoint(tmp_path, monkeypatch):
-    import hornet_mm.engine.hooks as hooks
-    warnings = []
-    monkeypatch.setattr(hooks, 'print_log',
-                        lambda msg, **kwargs: warnings.append(msg))
-    # nothing there: a fresh start
-    assert find_resume_checkpoint(str(tmp_path / 'none')) is None
-    assert find_resume_checkpoint(str(tmp_path)) is None
-
-    for step in (1, 2, 3, 10):
-        _save(tmp_path / f'epoch_{step}.pth', step)
-    last = tmp_path / 'last_checkpoint'
-    last.write_text(str(tmp_path / 'epoch_3.pth'))
-    assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path /
-                                                        'epoch_3.pth')
-    assert not warnings
-
-    # a truncated file named by last_checkpoint: the newest complete one
-    # (by step: epoch_10 after epoch_3), with a warning that says so
-    last.write_text(str(tmp_path / 'epoch_10.pth'))
-    _truncate(tmp_path / 'epoch_10.pth')
-    assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path /
-                                                        'epoch_3.pth')
-    assert len(warnings) == 1
-    assert 'epoch_10.pth, which is truncated' in warnings[0]
-    assert 'resuming from ' + str(tmp_path / 'epoch_3.pth') in warnings[0]
-
-    # a work dir moved elsewhere: the file of that name here
-    last.write_text('/elsewhere/work/epoch_2.pth')
-    assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path /
-                                                        'epoch_2.pth')
-
-    # no last_checkpoint: the newest complete checkpoint
-    last.unlink()
-    assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path /
-                                                        'epoch_3.pth')
-
-    # an empty file, or nothing complete: an error, never a fresh start
-    (tmp_path / 'epoch_1.pth').write_bytes(b'')
-    for step in (2, 3):
-        _truncate(tmp_path / f'epoch_{step}.pth')
-    with pytest.raises(ResumeError, match='epoch_1.pth is empty'):
-        find_resume_checkpoint(str(tmp_path))
-    empty = tmp_path / 'empty'
-    empty.mkdir()
-    (empty / 'last_checkpoint').write_text('')
-    with pytest.raises(ResumeError, match='last_checkpoint is empty'):
-        find_resume_checkpoint(str(empty))
 
 
 NAN_CONFIG = '''_base_ = '{base}'
