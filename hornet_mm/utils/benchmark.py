@@ -1,17 +1,11 @@
 """Speed and memory measurement of HorNet next to the models it is compared
 with (``tools/analysis_tools/benchmark.py`` is the command line).
 
-* :class:`PlainHorNet`: the HorNet equations of the paper transcribed as
-  plainly as the original release writes them -- channel-first LayerNorm
-  from its mean and variance, ``nn.Linear`` MLP on a permuted copy,
-  ``torch.split`` gates, layer scales multiplied after each branch. It is
-  the "baseline as published" the optimised :class:`~hornet_mm.models.HorNet`
-  is timed against. Module names, parameter shapes and state-dict keys are
-  those of :class:`~hornet_mm.models.HorNet`, so either loads the other's
-  weights.
-* :func:`build_classifier`: the classifiers compared by ``--compare``
-  (hornet_mm's HorNet, :class:`PlainHorNet`, timm's ConvNeXt-T), each with a
-  1000-class linear head.
+* :func:`build_classifier`: the classifiers compared by ``--compare``:
+  hornet_mm's HorNet, the same model computing the plain formulation
+  (``HorNet(fused=False)``: every block written out module by module, the
+  baseline it is timed against; same weights) and timm's ConvNeXt-T, each
+  with a 1000-class linear head.
 * :class:`Case` and :func:`run_cases`: steps timed interleaved (one step of
   every case per round), so that machine noise hits all cases alike;
   :func:`peak_memory` measures one extra step of a case.
@@ -36,13 +30,11 @@ from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from mmcv.cnn.bricks import DropPath
 
 __all__ = [
-    'PlainHorNet', 'build_classifier', 'COMPARE_MODELS', 'Case', 'run_cases',
-    'peak_memory', 'summarize', 'format_results', 'format_ratios',
-    'autocast_context', 'synchronize', 'PRECISIONS'
+    'build_classifier', 'COMPARE_MODELS', 'Case', 'run_cases', 'peak_memory',
+    'summarize', 'format_results', 'format_ratios', 'autocast_context',
+    'synchronize', 'PRECISIONS'
 ]
 
 PRECISIONS: Dict[str, Optional[torch.dtype]] = {
@@ -50,205 +42,6 @@ PRECISIONS: Dict[str, Optional[torch.dtype]] = {
     'bf16': torch.bfloat16,
     'fp16': torch.float16,
 }
-
-# ---------------------------------------------------------------------------
-# The plain formulation
-# ---------------------------------------------------------------------------
-
-
-class _PlainLayerNorm2d(nn.Module):
-    """Channel-first LayerNorm from the mean and the biased variance."""
-
-    def __init__(self, channels: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) / torch.sqrt(var + self.eps)
-        return self.weight[:, None, None] * x + self.bias[:, None, None]
-
-
-class _PlainGlobalLocalFilter(nn.Module):
-    """Norm, 3x3 depthwise on one half, Fourier filter on the other (in
-    float32), interleave, norm."""
-
-    def __init__(self, channels: int, h: int = 14, w: int = 8) -> None:
-        super().__init__()
-        half = channels // 2
-        self.dw = nn.Conv2d(half, half, 3, padding=1, bias=False, groups=half)
-        self.complex_weight = nn.Parameter(torch.randn(half, h, w, 2) * 0.02)
-        self.pre_norm = _PlainLayerNorm2d(channels)
-        self.post_norm = _PlainLayerNorm2d(channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pre_norm(x)
-        local, glob = torch.chunk(x, 2, dim=1)
-        local = self.dw(local)
-        batch, half, height, width = glob.shape
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            spec = torch.fft.rfft2(glob.float(), dim=(2, 3), norm='ortho')
-            weight = self.complex_weight.float()
-            if weight.shape[1:3] != spec.shape[2:4]:
-                weight = F.interpolate(
-                    weight.permute(3, 0, 1, 2),
-                    size=spec.shape[2:4],
-                    mode='bilinear',
-                    align_corners=True).permute(1, 2, 3, 0)
-            spec = spec * torch.view_as_complex(weight.contiguous())
-            glob = torch.fft.irfft2(
-                spec, s=(height, width), dim=(2, 3), norm='ortho')
-        x = torch.cat([local.unsqueeze(2),
-                       glob.to(local.dtype).unsqueeze(2)],
-                      dim=2).reshape(batch, 2 * half, height, width)
-        return self.post_norm(x)
-
-
-class _PlainGnConv(nn.Module):
-    """gnConv: proj_in, one mixer on q, scale, recursive gating, proj_out."""
-
-    def __init__(self, dim: int, order: int, mixer_cfg: dict,
-                 scale: float) -> None:
-        super().__init__()
-        self.dims = [dim // 2**i for i in range(order)][::-1]
-        self.scale = scale
-        self.proj_in = nn.Conv2d(dim, 2 * dim, 1)
-        if str(mixer_cfg['type']).upper() == 'GF':
-            self.dwconv = _PlainGlobalLocalFilter(
-                sum(self.dims), mixer_cfg['h'], mixer_cfg['w'])
-        else:
-            kernel = mixer_cfg.get('kernel_size', 7)
-            self.dwconv = nn.Conv2d(
-                sum(self.dims),
-                sum(self.dims),
-                kernel,
-                padding=(kernel - 1) // 2,
-                bias=True,
-                groups=sum(self.dims))
-        self.pws = nn.ModuleList(
-            nn.Conv2d(self.dims[i], self.dims[i + 1], 1)
-            for i in range(order - 1))
-        self.proj_out = nn.Conv2d(dim, dim, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fused = self.proj_in(x)
-        p, q = torch.split(fused, (self.dims[0], sum(self.dims)), dim=1)
-        q = self.dwconv(q) * self.scale
-        gates = torch.split(q, self.dims, dim=1)
-        x = p * gates[0]
-        for i in range(len(self.pws)):
-            x = self.pws[i](x) * gates[i + 1]
-        return self.proj_out(x)
-
-
-class _PlainBlock(nn.Module):
-    """``x + g1 * gnConv(LN(x))``, then ``x + g2 * MLP(LN(x))`` on a
-    channels-last permutation of ``x``."""
-
-    def __init__(self, dim: int, order: int, mixer_cfg: dict, scale: float,
-                 drop_path_rate: float) -> None:
-        super().__init__()
-        self.norm1 = _PlainLayerNorm2d(dim)
-        self.gnconv = _PlainGnConv(dim, order, mixer_cfg, scale)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.pwconv1 = nn.Linear(dim, 4 * dim)
-        self.act = nn.GELU()
-        self.pwconv2 = nn.Linear(4 * dim, dim)
-        self.gamma1 = nn.Parameter(torch.full((dim, ), 1e-6))
-        self.gamma2 = nn.Parameter(torch.full((dim, ), 1e-6))
-        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 \
-            else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(
-            self.gamma1.view(-1, 1, 1) * self.gnconv(self.norm1(x)))
-        y = x.permute(0, 2, 3, 1)
-        y = self.norm2(y)
-        y = self.pwconv1(y)
-        y = self.act(y)
-        y = self.pwconv2(y)
-        y = self.gamma2 * y
-        return x + self.drop_path(y.permute(0, 3, 1, 2))
-
-
-class PlainHorNet(nn.Module):
-    """HorNet written out plainly, the speed baseline.
-
-    Takes the arguments of :class:`~hornet_mm.models.HorNet` that change the
-    computation (no ``frozen_stages``, ``with_cp``, ``init_cfg``; layer scale
-    always on) and produces the same outputs from the same state dict.
-
-    Args:
-        arch: An arch name of ``HorNet.arch_zoo`` or an arch dict.
-        in_channels: Image channels.
-        drop_path_rate: Stochastic depth of the last block (linear from 0).
-        scale: Factor on the gnConv mixer outputs.
-        out_indices: Stages whose outputs are returned (each after its own
-            channel-first LayerNorm ``norm{i}``).
-        gap_before_final_norm: Pool each output before its norm and return
-            ``(B, C)`` vectors.
-
-    Example:
-        >>> from hornet_mm.models import HorNet
-        >>> fast = HorNet('tiny').eval()
-        >>> plain = PlainHorNet('tiny').eval()
-        >>> _ = plain.load_state_dict(fast.state_dict())
-    """
-
-    def __init__(self,
-                 arch: Union[str, dict] = 'tiny',
-                 in_channels: int = 3,
-                 drop_path_rate: float = 0.,
-                 scale: float = 1 / 3,
-                 out_indices: Sequence[int] = (3, ),
-                 gap_before_final_norm: bool = True) -> None:
-        super().__init__()
-        from hornet_mm.models.backbones.hornet import HorNet
-        settings = HorNet._parse_arch(arch)
-        depths, orders = settings['depths'], settings['orders']
-        dims = [settings['base_dim'] * 2**i for i in range(4)]
-        self.dims = dims
-        self.out_indices = tuple(i % 4 for i in out_indices)
-        self.gap_before_final_norm = gap_before_final_norm
-        self.downsample_layers = nn.ModuleList([
-            nn.Sequential(
-                nn.Conv2d(in_channels, dims[0], 4, stride=4),
-                _PlainLayerNorm2d(dims[0]))
-        ])
-        for i in range(3):
-            self.downsample_layers.append(
-                nn.Sequential(
-                    _PlainLayerNorm2d(dims[i]),
-                    nn.Conv2d(dims[i], dims[i + 1], 2, stride=2)))
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
-        self.stages = nn.ModuleList()
-        for i in range(4):
-            first = sum(depths[:i])
-            self.stages.append(
-                nn.Sequential(*[
-                    _PlainBlock(dims[i], orders[i], settings['dw_cfg'][i],
-                                scale, rates[first + j])
-                    for j in range(depths[i])
-                ]))
-        for i in self.out_indices:
-            self.add_module(f'norm{i}', _PlainLayerNorm2d(dims[i]))
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        outs = []
-        for i in range(4):
-            x = self.downsample_layers[i](x)
-            x = self.stages[i](x)
-            if i in self.out_indices:
-                norm = getattr(self, f'norm{i}')
-                if self.gap_before_final_norm:
-                    outs.append(norm(x.mean((2, 3), keepdim=True)).flatten(1))
-                else:
-                    outs.append(norm(x))
-        return tuple(outs)
-
 
 # ---------------------------------------------------------------------------
 # Classifiers compared
@@ -282,14 +75,14 @@ def build_classifier(name: str,
     ``convnext_tiny`` (``ImportError`` without timm). ``with_cp`` applies to
     ``hornet_mm`` only.
     """
-    if name == 'hornet_mm':
+    if name in ('hornet_mm', 'plain'):
         from hornet_mm.models.backbones.hornet import HorNet
         return _PooledClassifier(
-            HorNet(arch, drop_path_rate=drop_path_rate, with_cp=with_cp),
-            num_classes)
-    if name == 'plain':
-        return _PooledClassifier(
-            PlainHorNet(arch, drop_path_rate=drop_path_rate), num_classes)
+            HorNet(
+                arch,
+                drop_path_rate=drop_path_rate,
+                with_cp=with_cp and name == 'hornet_mm',
+                fused=name == 'hornet_mm'), num_classes)
     if name == 'convnext_t':
         import timm
         return timm.create_model(

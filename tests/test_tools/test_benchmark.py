@@ -1,8 +1,8 @@
 """tools/analysis_tools/benchmark.py and its baseline.
 
-The plain formulation the tool times HorNet against must compute the
-reference equations (``tests/reference_hornet.py``); the tool's printed
-tables must have their fields. No timing is asserted.
+The plain formulation the tool times HorNet against (``HorNet(fused=False)``)
+must compute the reference equations (``tests/reference_hornet.py``); the
+tool's printed tables must have their fields. No timing is asserted.
 """
 import importlib.util
 import os.path as osp
@@ -12,9 +12,8 @@ import pytest
 import torch
 
 import reference_hornet as ref
-from hornet_mm.models import convert_hornet_state_dict
-from hornet_mm.utils.benchmark import (Case, PlainHorNet, format_ratios,
-                                       run_cases, summarize)
+from hornet_mm.models import HorNet, convert_hornet_state_dict
+from hornet_mm.utils.benchmark import Case, format_ratios, run_cases, summarize
 from small_hornet import SMALL, SMALL_REF
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -54,7 +53,7 @@ def test_plain_formulation_equals_reference(arch, ref_arch, size):
     expected = ref.reference_forward(official, x, ref_arch)
     weights = _backbone_weights(official)
 
-    plain = PlainHorNet(arch).eval()
+    plain = HorNet(arch, fused=False).eval()
     plain.load_state_dict(weights, strict=True)
     with torch.no_grad():
         (pooled, ) = plain(x)
@@ -64,8 +63,11 @@ def test_plain_formulation_equals_reference(arch, ref_arch, size):
     torch.testing.assert_close(logits, expected['logits'], rtol=0, atol=1e-5)
 
     # dense outputs: each stage through its channel-first norm
-    dense = PlainHorNet(
-        arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False).eval()
+    dense = HorNet(
+        arch,
+        out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False,
+        fused=False).eval()
     norms = {}
     for i, dim in enumerate(dense.dims):
         norms[f'norm{i}.weight'] = torch.linspace(0.5, 1.5, dim)
@@ -82,20 +84,6 @@ def test_plain_formulation_equals_reference(arch, ref_arch, size):
                                  norms[f'norm{i}.bias'])
         scale = max(1.0, want.abs().max().item())
         torch.testing.assert_close(out, want, rtol=0, atol=1e-5 * scale)
-
-
-def test_plain_formulation_loads_hornet_weights_and_counts_the_same():
-    from hornet_mm.models import HorNet
-    fast = HorNet('tiny-gf', out_indices=(0, 1, 2, 3))
-    plain = PlainHorNet('tiny-gf', out_indices=(0, 1, 2, 3))
-    assert plain.load_state_dict(fast.state_dict(), strict=True)
-    assert {
-        k: v.shape
-        for k, v in plain.state_dict().items()
-    } == {
-        k: v.shape
-        for k, v in fast.state_dict().items()
-    }
 
 
 def test_summary_and_ratios_of_known_times():

@@ -22,9 +22,9 @@ Models:
 
 * ``--arch tiny`` (any HorNet arch): hornet_mm's HorNet with a linear
   1000-class head. ``--compare`` adds the plain formulation of the same
-  equations (:class:`hornet_mm.utils.benchmark.PlainHorNet`, same weights)
-  and timm's ConvNeXt-T (when timm is installed) and prints throughput
-  ratios against the plain formulation;
+  equations (``HorNet(fused=False)``, same weights) and timm's ConvNeXt-T
+  (when timm is installed) and prints throughput ratios against the plain
+  formulation;
 * one or more config files (``mmdet::mask_rcnn/...`` names a config shipped
   with the library): the model is built from the config's scope, a synthetic
   batch (random images; for detectors a few random boxes, labels and masks

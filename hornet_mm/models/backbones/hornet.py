@@ -29,10 +29,13 @@ it is: on the CPU its two linear layers are computed as 1x1 convolutions
 (oneDNN), which for the MLP's shapes ran about twice as fast as the MKL GEMM
 behind a float32 ``nn.Linear`` on the 2-thread AMD EPYC this was measured on
 (as fast in bfloat16); elsewhere as ``F.linear`` on the channels-last view.
-The layer scales are folded into ``proj_out`` and ``pwconv2`` on the fly
-(not for float16). Parameters, state dicts and results (to float
-rounding) are those of the plain formulation; ``torch.jit`` traces and
-forward hooks see the plain formulation's module calls.
+The layer scales are folded into ``proj_out`` and ``pwconv2`` on the fly.
+This fused computation is one method, :meth:`HorNetBlock.forward_fused`,
+chosen per call by :func:`~hornet_mm.models.layers.fusion_allowed` (not
+for float16, ``torch.jit`` traces, hooked or replaced modules: those see the
+plain formulation's module calls); ``fused=False`` switches it off.
+Parameters, state dicts and results (to float rounding) are those of the
+plain formulation.
 """
 import copy
 import re
@@ -47,7 +50,7 @@ from mmengine.model import BaseModule
 
 from hornet_mm.registry import MODELS
 from ..layers import GnConv, LayerNorm2d
-from ..layers.gnconv import can_fold_scale, use_fast_path
+from ..layers.gnconv import fusion_allowed
 
 __all__ = [
     'HorNetBlock', 'HorNet', 'convert_hornet_state_dict', 'unwrap_checkpoint',
@@ -71,7 +74,13 @@ class HorNetBlock(nn.Module):
         drop_path_rate: Stochastic depth rate of this block.
         use_layer_scale: Whether to scale both branches by learnable
             per-channel vectors initialised to 1e-6.
+        fused: Whether ``forward`` may use :meth:`forward_fused` (decided
+            per call by :func:`~hornet_mm.models.layers.fusion_allowed`);
+            False always computes the equations module by module.
     """
+
+    _fused_parts = dict(
+        gnconv=(GnConv, ), pwconv1=(nn.Linear, ), pwconv2=(nn.Linear, ))
 
     def __init__(self,
                  dim: int,
@@ -79,11 +88,13 @@ class HorNetBlock(nn.Module):
                  mixer_cfg: Optional[dict] = None,
                  scale: float = 1 / 3,
                  drop_path_rate: float = 0.,
-                 use_layer_scale: bool = True) -> None:
+                 use_layer_scale: bool = True,
+                 fused: bool = True) -> None:
         super().__init__()
+        self.fused = fused
         self.norm1 = LayerNorm2d(dim)
         self.gnconv = GnConv(
-            dim, order=order, mixer_cfg=mixer_cfg, scale=scale)
+            dim, order=order, mixer_cfg=mixer_cfg, scale=scale, fused=fused)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
         self.act = nn.GELU()
@@ -97,47 +108,39 @@ class HorNetBlock(nn.Module):
             else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.norm1(x)
-        if use_fast_path(self.gnconv):
-            # the layer scale goes into gnConv's proj_out
-            y = self.gnconv(y, self.gamma1)
-        else:
-            y = self.gnconv(y)
-            if self.gamma1 is not None:
-                y = y * self.gamma1.view(-1, 1, 1)
+        if self.fused and fusion_allowed(self, x):
+            return self.forward_fused(x)
+        y = self.gnconv(self.norm1(x))
+        if self.gamma1 is not None:
+            y = y * self.gamma1.view(-1, 1, 1)
         x = x + self.drop_path(y)
-        return x + self.drop_path(self._mlp(x))
+        y = self.norm2(x.permute(0, 2, 3, 1))
+        y = self.pwconv2(self.act(self.pwconv1(y)))
+        if self.gamma2 is not None:
+            y = y * self.gamma2
+        return x + self.drop_path(y.permute(0, 3, 1, 2))
 
-    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
-        """``gamma2 * pwconv2(GELU(pwconv1(LN(x))))`` on ``(B, C, H, W)``.
-
-        The LayerNorm and the MLP see the channels-last view of ``x`` (free
-        when ``x`` is channels-last in memory); the result is ``(B, C, H, W)``
-        with channels-last memory.
-        """
+    def forward_fused(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward(x)`` with the layer scales folded into ``proj_out`` and
+        ``pwconv2``; on the CPU the MLP runs as 1x1 convolutions on the
+        channels-last map (oneDNN), elsewhere as ``F.linear`` on its
+        channels-last view. For callers that have checked
+        :func:`~hornet_mm.models.layers.fusion_allowed`."""
+        x = x + self.drop_path(
+            self.gnconv.forward_fused(self.norm1(x), self.gamma1))
         y = self.norm2(x.permute(0, 2, 3, 1))
         fc1, fc2, gamma = self.pwconv1, self.pwconv2, self.gamma2
-        if type(fc1) is not nn.Linear or type(fc2) is not nn.Linear or \
-                not use_fast_path(fc1, fc2):
-            y = fc2(self.act(fc1(y)))
-            if gamma is not None:
-                y = y * gamma
-            return y.permute(0, 3, 1, 2)
         weight2, bias2 = fc2.weight, fc2.bias
-        fold = gamma is not None and can_fold_scale(y)
-        if fold:
+        if gamma is not None:
             weight2 = weight2 * gamma[:, None]
             bias2 = None if bias2 is None else bias2 * gamma
         if y.device.type == 'cpu':
-            # 1x1 convolutions on the channels-last map (oneDNN)
             y = F.conv2d(
                 y.permute(0, 3, 1, 2), fc1.weight[:, :, None, None], fc1.bias)
             y = F.conv2d(self.act(y), weight2[:, :, None, None], bias2)
         else:
             y = F.linear(self.act(fc1(y)), weight2, bias2).permute(0, 3, 1, 2)
-        if gamma is not None and not fold:
-            y = y * gamma.view(-1, 1, 1)
-        return y
+        return x + self.drop_path(y)
 
 
 def _dw7() -> dict:
@@ -196,6 +199,9 @@ class HorNet(BaseModule):
         gap_before_final_norm: Pool each output globally before its norm and
             return ``(B, C)`` vectors (classification); otherwise return
             normalised ``(B, C, H, W)`` maps (dense tasks).
+        fused: Whether the blocks may use their fused computation (same
+            results); False computes the equations module by module, the
+            baseline of the equivalence tests and the benchmark.
         init_cfg: mmengine init config, e.g. ``dict(type='Pretrained',
             checkpoint='hornet-tiny.pth', prefix='backbone.')``.
 
@@ -230,6 +236,7 @@ class HorNet(BaseModule):
                  frozen_stages: int = -1,
                  with_cp: bool = False,
                  gap_before_final_norm: bool = True,
+                 fused: bool = True,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = self._parse_arch(arch)
@@ -277,8 +284,8 @@ class HorNet(BaseModule):
                         mixer_cfg=self.arch_settings['dw_cfg'][i],
                         scale=scale,
                         drop_path_rate=rates[first + j],
-                        use_layer_scale=use_layer_scale)
-                    for j in range(depths[i])
+                        use_layer_scale=use_layer_scale,
+                        fused=fused) for j in range(depths[i])
                 ]))
 
         for i in self.out_indices:

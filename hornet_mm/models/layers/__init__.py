@@ -1,7 +1,8 @@
 from .gnconv import (GlobalLocalFilter, GnConv, LayerNorm2d,
-                     build_decoder_gnconv, build_mixer, gnconv_widths)
+                     build_decoder_gnconv, build_mixer, fusion_allowed,
+                     gnconv_widths)
 
 __all__ = [
     'GlobalLocalFilter', 'GnConv', 'LayerNorm2d', 'build_decoder_gnconv',
-    'build_mixer', 'gnconv_widths'
+    'build_mixer', 'fusion_allowed', 'gnconv_widths'
 ]

@@ -25,21 +25,20 @@ Deviations from the original release:
   (``align_corners=True``, the same rule the forward pass uses) with a logged
   warning; a release checkpoint trained at 224 thus loads into a 384 model.
 
-Speed (same parameters, same state dicts, same results to float rounding):
-
-* :class:`GnConv` computes ``p`` and ``q`` with two 1x1 convolutions on
-  slices of ``proj_in``'s weight (each output dense, so the depthwise mixer
-  reads no strided view), folds ``scale`` into the mixer's weights (the 7x7
-  conv's weight and bias, the global filter's ``post_norm`` affine) and can
-  fold a per-channel output factor (the block's layer scale) into
-  ``proj_out``. The folding is done on the fly at every call, so gradients
-  reach the stored parameters as before; it is skipped for float16 (whole
-  model or autocast), where a layer scale of 1e-6 times a weight would
-  underflow.
-* Under ``torch.jit`` tracing (FLOP counting, export), and for any module
-  with forward hooks, modules are called as modules, as written in the
-  equations, so traced graphs, per-module FLOP attributions and hooks do not
-  depend on these shortcuts.
+Speed: :class:`GnConv` (and :class:`~hornet_mm.models.backbones.HorNetBlock`
+around it) has a fused computation, :meth:`GnConv.forward_fused`, besides
+the plain one that ``forward`` writes out: ``p`` and ``q`` from two 1x1
+convolutions on slices of ``proj_in``'s weight (each output dense, so the
+depthwise mixer reads no strided view), ``scale`` folded into the mixer's
+weights (the 7x7 conv's weight and bias, the global filter's ``post_norm``
+affine) and a per-channel output factor (the block's layer scale) folded into
+``proj_out``. The folding is done at every call, so gradients reach the
+stored parameters as before. Whether the fused computation replaces the
+plain one is decided once per call, by :func:`fusion_allowed`: not while
+``torch.jit`` traces (FLOP counting, export), not when a forward hook is
+registered on any module inside, not when a part is replaced by a module of
+another type, not in float16 (where a layer scale of 1e-6 times a weight
+would underflow). ``fused=False`` always takes the plain path.
 """
 import copy
 from typing import List, Optional, Sequence, Tuple, Union
@@ -51,22 +50,33 @@ from mmengine.logging import print_log
 
 __all__ = [
     'LayerNorm2d', 'GlobalLocalFilter', 'GnConv', 'build_decoder_gnconv',
-    'build_mixer', 'gnconv_widths'
+    'build_mixer', 'gnconv_widths', 'fusion_allowed'
 ]
 
 
-def _hooked(module: nn.Module) -> bool:
-    return bool(module._forward_hooks or module._forward_pre_hooks)
+def _float16(x: torch.Tensor) -> bool:
+    """Whether ``x`` is float16 or is computed in float16 by autocast."""
+    if x.dtype == torch.float16:
+        return True
+    device = x.device.type
+    try:
+        return torch.is_autocast_enabled(device) and \
+            torch.get_autocast_dtype(device) == torch.float16
+    except (AttributeError, RuntimeError, TypeError):
+        # older torch: no per-device autocast queries
+        return torch.is_autocast_enabled()
 
 
-def use_fast_path(*modules: nn.Module) -> bool:
-    """Whether the shortcuts of this module may replace calls of ``modules``.
+def fusion_allowed(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether ``module``'s fused computation may replace its plain one.
 
-    False while ``torch.jit`` traces or scripts (traced graphs, FLOP counts
-    and exports show the modules of the plain formulation), while global
-    forward hooks are registered, or when one of ``modules`` has a forward
-    (pre-)hook: a hooked module is called as a module so that its hooks see
-    what they would see without the shortcuts.
+    The single decision for :class:`GnConv` and ``HorNetBlock``. No while
+    ``torch.jit`` traces or scripts (traced graphs, FLOP counts and exports
+    show the plain module calls), while global forward hooks are registered,
+    when a module inside ``module`` (itself included) has a forward
+    (pre-)hook, when a part a fused computation reads directly is not of
+    exactly the type its class lists in ``_fused_parts`` (a subclass or a
+    replacement is called as a module), or for float16 input or autocast.
     """
     if torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
@@ -74,25 +84,14 @@ def use_fast_path(*modules: nn.Module) -> bool:
     if getattr(module_state, '_global_forward_hooks', None) or getattr(
             module_state, '_global_forward_pre_hooks', None):
         return False
-    return not any(_hooked(m) for m in modules)
-
-
-def can_fold_scale(x: torch.Tensor) -> bool:
-    """Whether a per-channel factor may be folded into conv/linear weights.
-
-    Not for float16 (the tensor's dtype or the autocast dtype of its
-    device): a layer scale near its 1e-6 initial value times a weight of
-    order 1e-2 is below float16's smallest normal number.
-    """
-    if x.dtype == torch.float16:
+    if _float16(x):
         return False
-    device = x.device.type
-    try:
-        if torch.is_autocast_enabled(device):
-            return torch.get_autocast_dtype(device) != torch.float16
-    except (AttributeError, RuntimeError, TypeError):
-        # older torch: no per-device autocast queries
-        return not torch.is_autocast_enabled()
+    for m in module.modules():
+        if m._forward_hooks or m._forward_pre_hooks:
+            return False
+        for name, types in getattr(m, '_fused_parts', {}).items():
+            if type(getattr(m, name)) not in types:
+                return False
     return True
 
 
@@ -163,30 +162,30 @@ class GlobalLocalFilter(nn.Module):
         self.pre_norm = LayerNorm2d(channels)
         self.post_norm = LayerNorm2d(channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_scaled(x)
+    _fused_parts = dict(post_norm=(LayerNorm2d, ))
 
-    def forward_scaled(self,
-                       x: torch.Tensor,
-                       scale: float = 1.0) -> torch.Tensor:
-        """``forward(x) * scale``, the factor folded into ``post_norm``."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.post_norm(self._filter(x))
+
+    def _filter(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything before ``post_norm``: the two halves, interleaved."""
         x = self.pre_norm(x)
         local, glob = torch.chunk(x, 2, dim=1)
         local = self.dw(local)
         glob = self._global_filter(glob).to(local.dtype)
         batch, half, height, width = local.shape
-        x = torch.stack((local, glob), dim=2).reshape(batch, 2 * half, height,
-                                                      width)
-        if scale == 1.0:
-            return self.post_norm(x)
+        return torch.stack((local, glob),
+                           dim=2).reshape(batch, 2 * half, height, width)
+
+    def forward_scaled(self, x: torch.Tensor, scale: float) -> torch.Tensor:
+        """``forward(x) * scale``, the factor folded into ``post_norm``'s
+        affine (part of :meth:`GnConv.forward_fused`)."""
         norm = self.post_norm
-        if type(norm) is not LayerNorm2d or not use_fast_path(norm):
-            return norm(x) * scale
         weight = None if norm.weight is None else norm.weight * scale
         bias = None if norm.bias is None else norm.bias * scale
         return F.layer_norm(
-            x.permute(0, 2, 3, 1), norm.normalized_shape, weight, bias,
-            norm.eps).permute(0, 3, 1, 2)
+            self._filter(x).permute(0, 2, 3, 1), norm.normalized_shape, weight,
+            bias, norm.eps).permute(0, 3, 1, 2)
 
     def _global_filter(self, x: torch.Tensor) -> torch.Tensor:
         """Multiply by the learnable filter in the 2-D Fourier domain.
@@ -289,6 +288,9 @@ class GnConv(nn.Module):
             Without it ``D`` must equal ``out_channels``.
         norm_cfg: mmcv-style norm config applied after the projection.
         act_cfg: mmcv-style activation config applied last.
+        fused: Whether ``forward`` may use :meth:`forward_fused` (see
+            :func:`fusion_allowed`); False always computes the equations
+            module by module.
 
     Example:
         >>> GnConv(32, order=3)(torch.rand(1, 32, 9, 11)).shape
@@ -297,6 +299,11 @@ class GnConv(nn.Module):
         ...        act_cfg=dict(type='ReLU'))(torch.rand(2, 48, 8, 8)).shape
         torch.Size([2, 16, 8, 8])
     """
+
+    _fused_parts = dict(
+        proj_in=(nn.Conv2d, ),
+        dwconv=(nn.Conv2d, GlobalLocalFilter),
+        proj_out=(nn.Conv2d, nn.Identity))
 
     def __init__(self,
                  in_channels: int,
@@ -307,8 +314,10 @@ class GnConv(nn.Module):
                  dim_ratio: float = 1.0,
                  with_proj_out: bool = True,
                  norm_cfg: Optional[dict] = None,
-                 act_cfg: Optional[dict] = None) -> None:
+                 act_cfg: Optional[dict] = None,
+                 fused: bool = True) -> None:
         super().__init__()
+        self.fused = fused
         out_channels = in_channels if out_channels is None else out_channels
         dim = int(out_channels * dim_ratio)
         if not with_proj_out and dim != out_channels:
@@ -338,33 +347,11 @@ class GnConv(nn.Module):
             from mmcv.cnn import build_activation_layer
             self.act = build_activation_layer(act_cfg)
 
-    def forward(self,
-                x: torch.Tensor,
-                out_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Apply the gnConv.
-
-        Args:
-            x: ``(B, in_channels, H, W)``; any memory format (channels-last
-                is the fast one on the CPU).
-            out_scale: Optional ``(out_channels,)`` factor on the output (the
-                HorNet block's layer scale), folded into ``proj_out`` where
-                that is exact.
-        """
-        if not use_fast_path():
-            return self._forward_modules(x, out_scale)
-        p, q = self._project_in(x)
-        q = self._mix(q)
-        gates: Tuple[torch.Tensor, ...] = torch.split(q, self.dims, dim=1)
-        x = p * gates[0]
-        for pw, gate in zip(self.pws, gates[1:]):
-            x = pw(x) * gate
-        return self._project_out(x, out_scale)
-
-    def _forward_modules(
-            self,
-            x: torch.Tensor,
-            out_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The equations with one module call each (no folding)."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the gnConv to ``(B, in_channels, H, W)`` (any memory
+        format; channels-last is the fast one on the CPU)."""
+        if self.fused and fusion_allowed(self, x):
+            return self.forward_fused(x)
         p, q = torch.split(
             self.proj_in(x), (self.dims[0], sum(self.dims)), dim=1)
         q = self.dwconv(q)
@@ -372,45 +359,43 @@ class GnConv(nn.Module):
             q = q * self.scale
         gates: Tuple[torch.Tensor, ...] = torch.split(q, self.dims, dim=1)
         x = p * gates[0]
-        for k, pw in enumerate(self.pws):
-            x = pw(x) * gates[k + 1]
-        x = self.act(self.norm(self.proj_out(x)))
-        return x if out_scale is None else x * out_scale.view(-1, 1, 1)
+        for pw, gate in zip(self.pws, gates[1:]):
+            x = pw(x) * gate
+        return self.act(self.norm(self.proj_out(x)))
 
-    def _project_in(self,
-                    x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``p`` and ``q``, each from its slice of ``proj_in``'s weight."""
-        proj = self.proj_in
-        if type(proj) is not nn.Conv2d or not use_fast_path(proj):
-            return torch.split(proj(x), (self.dims[0], sum(self.dims)), dim=1)
-        split = self.dims[0]
+    def forward_fused(
+            self,
+            x: torch.Tensor,
+            out_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``forward(x) * out_scale`` with slices and folded factors.
+
+        For callers that have checked :func:`fusion_allowed` (``forward``
+        and ``HorNetBlock``). ``out_scale`` (``(out_channels,)``, the block's
+        layer scale) is folded into ``proj_out`` when no norm or activation
+        follows it.
+        """
+        proj, split = self.proj_in, self.dims[0]
         weight, bias = proj.weight, proj.bias
         p = proj._conv_forward(x, weight[:split],
                                None if bias is None else bias[:split])
         q = proj._conv_forward(x, weight[split:],
                                None if bias is None else bias[split:])
-        return p, q
-
-    def _mix(self, q: torch.Tensor) -> torch.Tensor:
-        """The spatial mixer times ``scale``, the factor folded in."""
         mixer, scale = self.dwconv, self.scale
-        if scale == 1.0 or not use_fast_path(mixer):
-            return mixer(q) if scale == 1.0 else mixer(q) * scale
-        if type(mixer) is nn.Conv2d:
+        if scale == 1.0:
+            q = mixer(q)
+        elif isinstance(mixer, GlobalLocalFilter):
+            q = mixer.forward_scaled(q, scale)
+        else:  # a depthwise nn.Conv2d
             bias = None if mixer.bias is None else mixer.bias * scale
-            return mixer._conv_forward(q, mixer.weight * scale, bias)
-        if type(mixer) is GlobalLocalFilter:
-            return mixer.forward_scaled(q, scale)
-        return mixer(q) * scale
-
-    def _project_out(self, x: torch.Tensor,
-                     out_scale: Optional[torch.Tensor]) -> torch.Tensor:
-        """``act(norm(proj_out(x)))`` times ``out_scale``."""
+            q = mixer._conv_forward(q, mixer.weight * scale, bias)
+        gates: Tuple[torch.Tensor, ...] = torch.split(q, self.dims, dim=1)
+        x = p * gates[0]
+        for pw, gate in zip(self.pws, gates[1:]):
+            x = pw(x) * gate
         proj = self.proj_out
-        if (out_scale is not None and type(proj) is nn.Conv2d
+        if (out_scale is not None and isinstance(proj, nn.Conv2d)
                 and isinstance(self.norm, nn.Identity)
-                and isinstance(self.act, nn.Identity) and can_fold_scale(x)
-                and use_fast_path(proj)):
+                and isinstance(self.act, nn.Identity)):
             weight = proj.weight * out_scale.view(-1, 1, 1, 1)
             bias = None if proj.bias is None else proj.bias * out_scale
             return proj._conv_forward(x, weight, bias)

@@ -1,12 +1,12 @@
-"""The fast forward of HorNet against the plain formulation.
+"""The fused forward of HorNet against the plain formulation.
 
-hornet_mm's HorNet keeps its maps channels-last, runs the MLP as 1x1
-convolutions on the CPU and folds the gnConv scale and the layer scales into
-weights on the fly. :class:`hornet_mm.utils.benchmark.PlainHorNet` writes the
-equations out as the release does (its equality with
-``tests/reference_hornet.py`` is checked in
-``tests/test_tools/test_benchmark.py``). Same weights, same outputs and
-gradients to 1e-4 (float32); hooks, traces and float16 take the plain path.
+hornet_mm's HorNet blocks run the MLP as 1x1 convolutions on the CPU and fold
+the gnConv scale and the layer scales into weights on the fly
+(``HorNetBlock.forward_fused``); ``HorNet(fused=False)`` computes the
+equations module by module, and is itself checked here against the
+independent functional reference ``tests/reference_hornet.py``. Same weights,
+same outputs and gradients to 1e-4 (float32); hooks, traces, replaced
+modules and float16 take the plain path.
 """
 import pytest
 import torch
@@ -14,9 +14,7 @@ import torch.nn as nn
 
 import reference_hornet as ref
 from hornet_mm.models import HorNet, convert_hornet_state_dict
-from hornet_mm.models.layers import GnConv
-from hornet_mm.models.layers.gnconv import can_fold_scale, use_fast_path
-from hornet_mm.utils.benchmark import PlainHorNet
+from hornet_mm.models.layers import fusion_allowed
 from small_hornet import SMALL, SMALL_REF
 
 
@@ -42,8 +40,8 @@ def _pair(out_indices=(3, ), gap=True, seed=0, **kwargs):
     weights = _weights(out_indices, seed)
     fast = HorNet(
         SMALL, out_indices=out_indices, gap_before_final_norm=gap, **kwargs)
-    plain = PlainHorNet(
-        SMALL, out_indices=out_indices, gap_before_final_norm=gap)
+    plain = HorNet(
+        SMALL, out_indices=out_indices, gap_before_final_norm=gap, fused=False)
     fast.load_state_dict(weights)
     plain.load_state_dict(weights)
     return fast, plain
@@ -110,20 +108,29 @@ def test_bf16_autocast_close_to_plain():
     torch.testing.assert_close(out.float(), expected, rtol=0.1, atol=0.1)
 
 
-def test_layer_scale_not_folded_in_float16():
-    x = torch.zeros(1, 2, 3, 3)
-    assert can_fold_scale(x)
-    assert not can_fold_scale(x.half())
-    with torch.autocast('cpu', dtype=torch.float16):
-        assert not can_fold_scale(x)
+def _fused_calls(block):
+    calls = []
+    fused = block.forward_fused
+    block.forward_fused = lambda x: calls.append(x.dtype) or fused(x)
+    return calls
+
+
+def test_float16_takes_the_plain_path():
+    """A layer scale of 1e-6 folded into float16 weights would underflow:
+    float16 (input or autocast) computes the unfolded product."""
+    block = HorNet(SMALL).stages[0][0]
+    calls = _fused_calls(block)
+    x = torch.randn(1, 16, 5, 5)
+    block(x)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        assert can_fold_scale(x)
-    # a layer scale of 1e-6 folded into float16 weights would underflow:
-    # the unfolded product keeps it
-    module = GnConv(8, order=2).half()
-    gamma = torch.full((8, ), 1e-6, dtype=torch.float16)
-    y = module(torch.randn(1, 8, 5, 5).half(), gamma)
-    assert (y != 0).any()
+        block(x)
+    assert calls == [torch.float32, torch.float32]
+    with torch.autocast('cpu', dtype=torch.float16):
+        assert not fusion_allowed(block, x)
+    block.half()
+    assert not fusion_allowed(block, x.half())
+    assert torch.isfinite(block(x.half())).all()
+    assert len(calls) == 2
 
 
 def test_hooked_modules_are_called():
@@ -144,10 +151,50 @@ def test_hooked_modules_are_called():
     fresh, _ = _pair()
     with torch.no_grad():
         _close(hooked, fresh.eval()(x)[0])
-    assert use_fast_path(nn.Linear(2, 2))
-    linear = nn.Linear(2, 2)
-    linear.register_forward_pre_hook(lambda m, a: None)
-    assert not use_fast_path(linear)
+    x = torch.zeros(1, 16, 4, 4)
+    block = HorNet(SMALL).stages[0][0]
+    assert fusion_allowed(block, x)
+    block.gnconv.pws[0].register_forward_pre_hook(lambda m, a: None)
+    assert not fusion_allowed(block, x)
+
+
+class _Linear(nn.Linear):
+    calls = 0
+
+    def forward(self, x):
+        type(self).calls += 1
+        return super().forward(x)
+
+
+def test_replaced_parts_take_the_plain_path():
+    """A part the fused computation reads directly, replaced by a module of
+    another type (a subclass here, a quantised layer in practice), is called
+    as a module."""
+    fast, plain = _pair()
+    block = fast.stages[1][0]
+    old = block.pwconv2
+    block.pwconv2 = _Linear(old.in_features, old.out_features)
+    block.pwconv2.load_state_dict(old.state_dict())
+    assert not fusion_allowed(block, torch.zeros(1, 32, 4, 4))
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        _close(fast.eval()(x)[0], plain.eval()(x)[0])
+    assert _Linear.calls == 1
+    # the gnConv's own parts count too
+    block = HorNet(SMALL).stages[0][0]
+    block.gnconv.proj_in = nn.Sequential(block.gnconv.proj_in)
+    assert not fusion_allowed(block, torch.zeros(1, 16, 4, 4))
+
+
+def test_switched_off_never_fuses():
+    model = HorNet(SMALL, fused=False)
+    assert not any(getattr(m, 'fused', False) for m in model.modules())
+    calls = []
+    for module in model.modules():
+        if hasattr(module, 'forward_fused'):
+            module.forward_fused = lambda *a, **k: calls.append(1)
+    model(torch.randn(1, 3, 32, 32))
+    assert not calls
 
 
 def test_traced_graph_has_the_plain_module_calls():
