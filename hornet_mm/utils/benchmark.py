@@ -23,25 +23,16 @@ import os
 import statistics
 import threading
 import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
-                    Tuple, Union)
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 
 __all__ = [
     'build_classifier', 'COMPARE_MODELS', 'Case', 'run_cases', 'peak_memory',
-    'summarize', 'format_results', 'format_ratios', 'autocast_context',
-    'synchronize', 'PRECISIONS'
+    'summarize', 'format_results', 'format_ratios', 'synchronize'
 ]
-
-PRECISIONS: Dict[str, Optional[torch.dtype]] = {
-    'fp32': None,
-    'bf16': torch.bfloat16,
-    'fp16': torch.float16,
-}
 
 # ---------------------------------------------------------------------------
 # Classifiers compared
@@ -102,14 +93,6 @@ def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (CUDA); nothing on the CPU."""
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
-
-
-def autocast_context(device: torch.device, precision: str):
-    """``torch.autocast`` for ``'bf16'``/``'fp16'``; a no-op for ``'fp32'``."""
-    dtype = PRECISIONS[precision]
-    if dtype is None:
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 @dataclass
@@ -378,42 +361,3 @@ def format_ratios(cases: List[Case], reference: str) -> str:
                 '-' if case is None or ref is None else _ratio_cell(case, ref))
         rows.append(cells)
     return _table(header, rows)
-
-
-@contextmanager
-def autocast_modules(modules: List[nn.Module], device: torch.device,
-                     precision: str) -> Iterator[None]:
-    """Autocast only inside ``modules``; their floating outputs are handed
-    on in float32 (for detectors on the CPU, whose compiled RoI and NMS ops
-    have no bfloat16 kernels)."""
-    if PRECISIONS[precision] is None:
-        yield
-        return
-    contexts: Dict[int, Any] = {}
-
-    def to_float(value: Any) -> Any:
-        if isinstance(value, torch.Tensor) and value.is_floating_point():
-            return value.float()
-        if isinstance(value, (list, tuple)):
-            return type(value)(to_float(v) for v in value)
-        if isinstance(value, dict):
-            return {k: to_float(v) for k, v in value.items()}
-        return value
-
-    def enter(module: nn.Module, args: Any) -> None:
-        contexts[id(module)] = autocast_context(device, precision)
-        contexts[id(module)].__enter__()
-
-    def leave(module: nn.Module, args: Any, output: Any) -> Any:
-        contexts.pop(id(module)).__exit__(None, None, None)
-        return to_float(output)
-
-    handles = []
-    try:
-        for module in modules:
-            handles.append(module.register_forward_pre_hook(enter))
-            handles.append(module.register_forward_hook(leave))
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()

@@ -63,11 +63,11 @@ import torch
 import torch.nn as nn
 from mmengine.config import DictAction
 
-from hornet_mm.utils.benchmark import (COMPARE_MODELS, MEMORY_METHODS,
-                                       PRECISIONS, Case, autocast_context,
-                                       autocast_modules, build_classifier,
-                                       format_ratios, format_results,
-                                       peak_memory, run_cases, synchronize)
+from hornet_mm.utils.autocast import PRECISIONS, AutocastPolicy
+from hornet_mm.utils.benchmark import (COMPARE_MODELS, MEMORY_METHODS, Case,
+                                       build_classifier, format_ratios,
+                                       format_results, peak_memory, run_cases,
+                                       synchronize)
 
 DEFAULT_SHAPES: Dict[str, Tuple[int, int]] = {
     'arch': (224, 224),
@@ -245,12 +245,14 @@ def _backward_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
 def classifier_step(model: nn.Module, mode: str, precision: str,
                     device: torch.device, inputs: torch.Tensor,
                     labels: torch.Tensor) -> Callable[[], None]:
-    """The step of a plain ``nn.Module`` classifier (image -> logits)."""
+    """The step of a plain ``nn.Module`` classifier (image -> logits), the
+    whole of it under autocast."""
+    policy = AutocastPolicy.from_precision(device, precision)
     if mode == 'infer':
         model.eval()
 
         def infer() -> None:
-            with torch.inference_mode(), autocast_context(device, precision):
+            with torch.inference_mode(), policy.context():
                 model(inputs)
             synchronize(device)
 
@@ -260,7 +262,7 @@ def classifier_step(model: nn.Module, mode: str, precision: str,
     scaler = _scaler(device, precision)
 
     def train() -> None:
-        with autocast_context(device, precision):
+        with policy.context():
             loss = nn.functional.cross_entropy(model(inputs), labels)
         _backward_step(loss, optimizer, scaler)
         synchronize(device)
@@ -271,16 +273,12 @@ def classifier_step(model: nn.Module, mode: str, precision: str,
 def config_step(model: nn.Module, mode: str, precision: str,
                 device: torch.device, data: Dict[str, Any],
                 scope: str) -> Callable[[], None]:
-    """The step of an OpenMMLab model on a preprocessed batch."""
-    parts = [
-        getattr(model, name) for name in ('backbone', 'neck')
-        if isinstance(getattr(model, name, None), nn.Module)
-    ]
+    """The step of an OpenMMLab model on a preprocessed batch, autocast as
+    ``--amp`` training autocasts it (:class:`AutocastPolicy`)."""
+    policy = AutocastPolicy.from_precision(device, precision)
 
     def cast():
-        if device.type == 'cpu' and scope != 'mmpretrain' and parts:
-            return autocast_modules(parts, device, precision)
-        return autocast_context(device, precision)
+        return policy.context(model)
 
     if mode == 'infer':
         model.eval()
