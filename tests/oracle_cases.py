@@ -7,16 +7,15 @@ generated images), regenerates the images and the weights of the full-size
 cases, and checks both against what the fixtures recorded.
 """
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
 from typing import Dict, List
 
 import torch
+from helpers import REPO, load_tool
 from mmengine.config import Config
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FIXTURES = osp.join(REPO, 'tests', 'data', 'oracle')
 DET = osp.join(REPO, 'configs', 'detection')
 SEG = osp.join(REPO, 'configs', 'segmentation')
@@ -131,14 +130,6 @@ def make_data(root: str) -> Dict[str, str]:
         coco=coco, coco_ann=osp.join(FIXTURES, 'coco_subset.json'), ade=ade)
 
 
-def _oracle_weights():
-    path = osp.join(REPO, 'tools', 'oracle', 'weights.py')
-    spec = importlib.util.spec_from_file_location('oracle_weights', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def source_checkpoint(name: str, out_dir: str) -> str:
     """The 1.x-stack checkpoint of a case: the fixture's file, or for the
     full-size cases the file rebuilt from the recorded layout, weights (their
@@ -149,7 +140,7 @@ def source_checkpoint(name: str, out_dir: str) -> str:
         assert sha256(path) == record['checkpoint_sha256'], \
             f'{path} differs from the one the oracle wrote'
         return path
-    weights = _oracle_weights()
+    weights = load_tool('tools/oracle/weights.py')
     state_dict = weights.layout_weights(
         {
             k: tuple(v)

@@ -2,13 +2,11 @@
 
 The same commands run as pre-commit hooks (.pre-commit-config.yaml).
 """
-import os.path as osp
-import subprocess
 import sys
 
 import pytest
+from helpers import run
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PATHS = ['hornet_mm', 'tools', 'tests', 'configs', 'projects', 'setup.py']
 
 
@@ -21,8 +19,5 @@ PATHS = ['hornet_mm', 'tools', 'tests', 'configs', 'projects', 'setup.py']
     ],
     ids=['flake8', 'isort', 'yapf', 'codespell'])
 def test_style(cmd):
-    result = subprocess.run([sys.executable, '-m', *cmd],
-                            cwd=REPO,
-                            capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    returncode, output = run([sys.executable, '-m', *cmd])
+    assert returncode == 0, output

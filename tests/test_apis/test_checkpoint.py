@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import torch
+from helpers import REPO
 
 import reference_hornet as ref
 from hornet_mm.apis import (convert_checkpoint, export_official_state_dict,
@@ -18,7 +19,6 @@ from hornet_mm.apis import (convert_checkpoint, export_official_state_dict,
 from hornet_mm.models import (HorNet, convert_hornet_state_dict,
                               unwrap_checkpoint)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONVERTER = osp.join(REPO, 'tools', 'model_converters', 'hornet_to_mm.py')
 
 

@@ -14,9 +14,10 @@ import urllib.parse
 
 import pytest
 import torch
+from helpers import REPO
 
 from hornet_mm.apis.model_zoo import find_model, load_model_index
-from oracle_cases import FIXTURES, RELEASED_CONFIGS, REPO, load_json
+from oracle_cases import FIXTURES, RELEASED_CONFIGS, load_json
 
 TOOL = osp.join(REPO, 'tools', 'model_converters', 'download_released.py')
 

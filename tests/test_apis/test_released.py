@@ -14,10 +14,11 @@ import sys
 
 import pytest
 import torch
+from helpers import REPO
 
 from hornet_mm.apis import released as rel
-from oracle_cases import (FIXTURES, RELEASED_CONFIGS, REPO, case_config,
-                          case_record, load_json, make_data)
+from oracle_cases import (FIXTURES, RELEASED_CONFIGS, case_config, case_record,
+                          load_json, make_data)
 
 CONVERTER = osp.join(REPO, 'tools', 'model_converters', 'hornet_to_mm.py')
 LAYOUTS = osp.join(FIXTURES, 'layouts')

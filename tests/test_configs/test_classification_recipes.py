@@ -12,12 +12,12 @@ import re
 
 import pytest
 import torch
+from helpers import REPO
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from hornet_mm.models import HorNet
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'hornet', '*.py')))
 NAME = re.compile(r'^hornet-(?P<model>[a-z0-9-]+?)(_in21k-pre)?'
                   r'(_(?P<gpus>\d+)xb(?P<batch>\d+))?_(?P<data>[a-z0-9-]+)$')

@@ -4,12 +4,12 @@ import os.path as osp
 
 import pytest
 import torch
+from helpers import REPO
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from hornet_mm.models import HorNet
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODEL_CONFIGS = sorted(
     glob.glob(osp.join(REPO, 'configs', '_base_', 'models', 'hornet', '*.py')))
 # Published parameter counts (M); large-gf384: see test_hornet.py. base-gf384

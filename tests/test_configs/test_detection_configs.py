@@ -5,12 +5,12 @@ import re
 
 import pytest
 import torch
+from helpers import REPO
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from hornet_mm.models import HorNet
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'detection', '*.py')))
 
 # Cascade Mask R-CNN 3x (published): lr, decay rate, drop path, params (M)

@@ -5,17 +5,16 @@ the HorNet release's segmentation README): parameter counts of the whole
 segmentor (auxiliary head included, as the release's tool counted them).
 """
 import glob
-import importlib.util
 import os.path as osp
 from types import SimpleNamespace
 
 import pytest
 import torch
+from helpers import REPO, load_tool
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEG = osp.join(REPO, 'configs', 'segmentation')
 CONFIGS = sorted(glob.glob(osp.join(SEG, '*.py')))
 
@@ -155,10 +154,7 @@ def test_head_study(name):
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.basename(p))
 def test_tta_setting(path):
     """`tools/test.py --tta` turns every config into the ms + flip test."""
-    spec = importlib.util.spec_from_file_location(
-        'hornet_mm_test_tool', osp.join(REPO, 'tools', 'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/test.py')
     cfg = Config.fromfile(path)
     ckpt = osp.join(REPO, 'README.md')  # any existing file
     args = SimpleNamespace(

@@ -8,7 +8,6 @@ loads the set with LoadPanopticAnnotations on the panopticapi stand-in.
 import contextlib
 import filecmp
 import importlib
-import importlib.util
 import io
 import json
 import os
@@ -18,6 +17,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from helpers import load_tool
 from mmengine.registry import init_default_scope
 from pycocotools.coco import COCO
 
@@ -26,7 +26,6 @@ from hornet_mm.datasets.synthetic_panoptic import (COCO_PANOPTIC_CLASSES,
                                                    COCO_PANOPTIC_THING_CLASSES,
                                                    make_coco_panoptic_style)
 
-REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 NUM_TRAIN, NUM_VAL = 6, 3
 SPLITS = ('train', 'val')
 THINGS = ('circle', 'rectangle', 'triangle', 'cross')
@@ -241,11 +240,7 @@ def test_generation_is_seeded(data_root, tmp_path):
 
 
 def test_tool_writes_the_set(tmp_path, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'generate_coco_panoptic_style',
-        osp.join(REPO, 'tools', 'misc', 'generate_coco_panoptic_style.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/misc/generate_coco_panoptic_style.py')
     monkeypatch.setattr(sys, 'argv', [
         'generate_coco_panoptic_style.py',
         str(tmp_path), '--num-train', '2', '--num-val', '1', '--seed', '3'

@@ -8,11 +8,10 @@ import re
 
 import pytest
 import torch
+from helpers import REPO
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def expected_layer_id(name, decay_type, num_layers):

@@ -8,16 +8,14 @@ import glob
 import json
 import os.path as osp
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
+from helpers import REPO, run_tool
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PROJECT = osp.join(REPO, 'projects', 'hornet_mask2former')
 CONFIGS = osp.join(PROJECT, 'configs')
 
@@ -129,18 +127,6 @@ PQ_ST_AT_500 = 80
 MIOU_AT_500 = 18
 
 
-def _tool(tool, *args):
-    result = subprocess.run(
-        [sys.executable,
-         osp.join(REPO, 'tools', tool), *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    return output
-
-
 def _train_and_test(tmp, config, root, *extra):
     config = osp.join(CONFIGS, config)
     options = [
@@ -148,13 +134,14 @@ def _train_and_test(tmp, config, root, *extra):
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
     ] + list(extra)
     work_dir = tmp / 'work'
-    _tool('train.py', config, '--work-dir', work_dir, '--no-validate',
-          '--cfg-options', f'train_cfg.max_iters={ITERS}', *options)
+    run_tool('train.py', config, '--work-dir', work_dir, '--no-validate',
+             '--cfg-options', f'train_cfg.max_iters={ITERS}', *options)
     checkpoint = work_dir / f'iter_{ITERS}.pth'
     assert checkpoint.is_file()
     metrics = tmp / 'metrics.json'
-    _tool('test.py', config, checkpoint, '--work-dir', tmp / 'test', '--out',
-          metrics, '--out-item', 'metrics', '--cfg-options', *options)
+    run_tool('test.py', config, checkpoint, '--work-dir', tmp / 'test',
+             '--out', metrics, '--out-item', 'metrics', '--cfg-options',
+             *options)
     return json.loads(metrics.read_text())
 
 

@@ -11,17 +11,16 @@ the messages for misspelt keys and unknown archs in test_cli_config.py.
 import hashlib
 import os.path as osp
 import shutil
-import subprocess
 import sys
 
 import pytest
 import torch
+from helpers import REPO, run
 
 import reference_hornet as ref
 from hornet_mm.apis import convert_checkpoint
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NANO = osp.join(REPO, 'configs', 'hornet',
                 'hornet-nano_1xb32_synthetic-in8.py')
 TRAIN = osp.join(REPO, 'tools', 'train.py')
@@ -37,14 +36,10 @@ def _options(root):
 
 
 def _train(work_dir, root, *args):
-    result = subprocess.run([
-        sys.executable, TRAIN, NANO, '--work-dir',
-        str(work_dir), *_options(root), *map(str, args)
-    ],
-                            capture_output=True,
-                            text=True,
-                            cwd=REPO)
-    return result.returncode, result.stdout + result.stderr
+    return run([
+        sys.executable, TRAIN, NANO, '--work-dir', work_dir, *_options(root),
+        *args
+    ])
 
 
 def _digests(work_dir):

@@ -4,20 +4,19 @@ The plain formulation the tool times HorNet against (``HorNet(fused=False)``)
 must compute the reference equations (``tests/reference_hornet.py``); the
 tool's printed tables must have their fields. No timing is asserted.
 """
-import importlib.util
 import os.path as osp
 import re
 
 import pytest
 import torch
+from helpers import REPO, load_tool
 
 import reference_hornet as ref
 from hornet_mm.models import HorNet, convert_hornet_state_dict
 from hornet_mm.utils.benchmark import Case, format_ratios, run_cases, summarize
 from small_hornet import SMALL, SMALL_REF
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
+TOOL = 'tools/analysis_tools/benchmark.py'
 NANO_DET = osp.join(REPO, 'configs', 'detection',
                     'mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')
 
@@ -26,13 +25,6 @@ try:
     HAS_TIMM = True
 except ImportError:
     HAS_TIMM = False
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _backbone_weights(official):
@@ -146,7 +138,7 @@ def _table_rows(out, first_header):
 
 
 def test_tool_compare_prints_results_and_ratios(capsys):
-    tool = _load_tool()
+    tool = load_tool(TOOL)
     tool.main([
         '--arch', 'tiny', '--compare', '--batch-size', '1', '--shape', '32',
         '--warmup', '1', '--repeats', '1', '--modes', 'infer', 'train',
@@ -188,7 +180,7 @@ def test_tool_compare_prints_results_and_ratios(capsys):
 
 
 def test_tool_compile_failure_falls_back_to_eager(capsys):
-    tool = _load_tool()
+    tool = load_tool(TOOL)
     cases = tool.main([
         '--arch', 'tiny', '--batch-size', '1', '--shape', '32', '--warmup',
         '1', '--repeats', '1', '--compile', 'on', '--compile-backend',
@@ -204,7 +196,7 @@ def test_tool_compile_failure_falls_back_to_eager(capsys):
 
 
 def test_tool_detection_config_infer_and_train_bf16(capsys):
-    tool = _load_tool()
+    tool = load_tool(TOOL)
     cases = tool.main([
         NANO_DET, '--shape', '64', '96', '--batch-size', '1', '--warmup', '1',
         '--repeats', '1', '--modes', 'infer', 'train', '--precision', 'bf16',
@@ -222,7 +214,7 @@ def test_tool_detection_config_infer_and_train_bf16(capsys):
 
 
 def test_tool_arguments():
-    tool = _load_tool()
+    tool = load_tool(TOOL)
     with pytest.raises(SystemExit):
         tool.parse_args([])
     with pytest.raises(SystemExit):

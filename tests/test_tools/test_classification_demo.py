@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'hornet', 'hornet-tiny-gf_8xb128_in1k.py')
 
 

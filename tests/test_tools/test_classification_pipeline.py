@@ -15,12 +15,12 @@ import sys
 import mmpretrain
 import pytest
 import torch
+from helpers import REPO, repo_path, run_ok, run_python, run_tool
 
 import reference_hornet as ref
 from hornet_mm.apis import convert_checkpoint
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NANO = osp.join(REPO, 'configs', 'hornet',
                 'hornet-nano_1xb32_synthetic-in8.py')
 MMPRETRAIN_TOOLS = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools')
@@ -33,25 +33,14 @@ def _data_root_options(root):
     ]
 
 
-def _run(*cmd, cwd=REPO):
-    result = subprocess.run([sys.executable, *map(str, cmd)],
-                            cwd=cwd,
-                            capture_output=True,
-                            text=True)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    return output
-
-
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('cls_pipeline')
     root = tmp / 'data'
     make_imagenet_style(str(root), progress=False)
     work_dir = tmp / 'work'
-    log = _run(
-        osp.join(REPO, 'tools', 'train.py'), NANO, '--work-dir', work_dir,
-        *_data_root_options(root))
+    log = run_tool('train.py', NANO, '--work-dir', work_dir,
+                   *_data_root_options(root))
     checkpoint = work_dir / 'epoch_40.pth'
     assert checkpoint.is_file(), log[-2000:]
     return root, work_dir, checkpoint
@@ -60,8 +49,9 @@ def trained(tmp_path_factory):
 def _top1(tmp, root, checkpoint, *extra, tool=None):
     metrics = tmp / 'metrics.json'
     tool = tool or osp.join(REPO, 'tools', 'test.py')
-    _run(tool, NANO, checkpoint, '--work-dir', tmp / 'test', '--out', metrics,
-         '--out-item', 'metrics', *extra, *_data_root_options(root))
+    run_python(tool, NANO, checkpoint, '--work-dir', tmp / 'test', '--out',
+               metrics, '--out-item', 'metrics', *extra,
+               *_data_root_options(root))
     return json.loads(metrics.read_text())['accuracy/top1']
 
 
@@ -75,9 +65,8 @@ def test_tta_and_prediction_dump(trained, tmp_path):
     root, _, checkpoint = trained
     assert _top1(tmp_path, root, checkpoint, '--tta') > 60.0
     preds = tmp_path / 'preds.pkl'
-    _run(
-        osp.join(REPO, 'tools', 'test.py'), NANO, checkpoint, '--work-dir',
-        tmp_path / 'test', '--out', preds, *_data_root_options(root))
+    run_tool('test.py', NANO, checkpoint, '--work-dir', tmp_path / 'test',
+             '--out', preds, *_data_root_options(root))
     with open(preds, 'rb') as f:
         results = pickle.load(f)
     assert len(results) == 8 * 25
@@ -94,7 +83,7 @@ def test_mmpretrain_own_tools_agree(trained, tmp_path):
         tool=osp.join(MMPRETRAIN_TOOLS, 'test.py'))
     assert theirs == ours
     # and mmpretrain's train tool runs the config through custom_imports
-    _run(
+    run_python(
         osp.join(MMPRETRAIN_TOOLS, 'train.py'), NANO, '--work-dir',
         tmp_path / 'mmpretrain_train', '--cfg-options',
         'train_cfg.max_epochs=1',
@@ -112,12 +101,12 @@ def test_converted_release_checkpoint_evaluates(tmp_path):
     config = osp.join(REPO, 'configs', 'hornet',
                       'hornet-tiny-gf_8xb128_in1k.py')
     preds = tmp_path / 'preds.pkl'
-    log = _run(
-        osp.join(REPO, 'tools', 'test.py'), config, converted, '--work-dir',
-        tmp_path / 'test', '--out', preds, '--cfg-options',
-        f'test_dataloader.dataset.data_root={root}',
-        'test_dataloader.dataset.type=hornet_mm.ImageNet',
-        'test_dataloader.batch_size=4', 'test_dataloader.num_workers=0')
+    log = run_tool('test.py', config, converted, '--work-dir',
+                   tmp_path / 'test', '--out', preds, '--cfg-options',
+                   f'test_dataloader.dataset.data_root={root}',
+                   'test_dataloader.dataset.type=hornet_mm.ImageNet',
+                   'test_dataloader.batch_size=4',
+                   'test_dataloader.num_workers=0')
     assert 'accuracy/top1' in log
     with open(preds, 'rb') as f:
         results = pickle.load(f)
@@ -130,19 +119,20 @@ def test_amp_and_resume(trained, tmp_path):
     work_dir = tmp_path / 'amp'
     train = [osp.join(REPO, 'tools', 'train.py'), NANO, '--work-dir', work_dir]
     options = _data_root_options(root)
-    log = _run(*train, '--amp', *options, 'train_cfg.max_epochs=2')
+    log = run_python(*train, '--amp', *options, 'train_cfg.max_epochs=2')
     assert 'bfloat16 autocast on the CPU' in log
     state = torch.load(work_dir / 'epoch_2.pth', map_location='cpu')
     assert state['meta']['epoch'] == 2
     assert 'loss_scaler' not in state['optimizer']
 
     # --resume without a path: the latest checkpoint of the work dir
-    log = _run(*train, '--amp', '--resume', *options, 'train_cfg.max_epochs=3')
+    log = run_python(*train, '--amp', '--resume', *options,
+                     'train_cfg.max_epochs=3')
     assert 'resumed epoch: 2' in log
     assert (work_dir / 'epoch_3.pth').is_file()
     # --resume PATH; a missing path is refused before anything starts
-    log = _run(*train, '--resume', work_dir / 'epoch_3.pth', *options,
-               'train_cfg.max_epochs=4')
+    log = run_python(*train, '--resume', work_dir / 'epoch_3.pth', *options,
+                     'train_cfg.max_epochs=4')
     assert 'resumed epoch: 3' in log
     result = subprocess.run(
         [sys.executable, *map(str, train), '--resume', tmp_path / 'nope.pth'],
@@ -159,15 +149,7 @@ def test_distributed_cpu_train_and_test(trained, tmp_path):
 
     def dist(script, *args, port):
         env = dict(os.environ, PORT=str(port))
-        result = subprocess.run(
-            ['bash', osp.join(REPO, 'tools', script), *map(str, args)],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            env=env)
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, output[-4000:]
-        return output
+        return run_ok('bash', repo_path('tools', script), *args, env=env)
 
     log = dist(
         'dist_train.sh',

@@ -4,11 +4,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO
 from mmengine.config import Config
 
 from hornet_mm.utils.cli import check_config_keys
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def test_misspelt_runner_key_is_an_error():

@@ -21,11 +21,11 @@ import time
 
 import pytest
 import torch
+from helpers import REPO, run
 
 from hornet_mm.datasets.synthetic import make_imagenet_style
 from hornet_mm.engine.resume import checkpoint_problem
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NANO = osp.join(REPO, 'configs', 'hornet',
                 'hornet-nano_1xb32_synthetic-in8.py')
 TRAIN = osp.join(REPO, 'tools', 'train.py')
@@ -73,15 +73,8 @@ def _env():
 
 
 def _train(work_dir, *args, config=NANO, prefix=()):
-    result = subprocess.run([
-        sys.executable, *prefix, TRAIN, config, '--work-dir',
-        str(work_dir), *map(str, args)
-    ],
-                            capture_output=True,
-                            text=True,
-                            cwd=REPO,
-                            env=_env())
-    return result.returncode, result.stdout + result.stderr
+    cmd = [sys.executable, *prefix, TRAIN, config, '--work-dir', work_dir]
+    return run([*cmd, *args], env=_env())
 
 
 def _weights(path):

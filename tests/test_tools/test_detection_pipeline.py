@@ -7,8 +7,8 @@ import sys
 
 import cv2
 import pytest
+from helpers import REPO
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'detection',
                   'mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')
 

@@ -1,15 +1,13 @@
 """Detection configs through the tools: --amp, SyncBN in one CPU process, and
 mmdet's own tools; a few iterations on a small generated COCO set."""
 import os.path as osp
-import subprocess
-import sys
 
 import mmdet
 import pytest
+from helpers import REPO, run_python, run_tool
 
 from hornet_mm.datasets.synthetic_coco import make_coco_style
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NANO = osp.join(REPO, 'configs', 'detection',
                 'mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')
 CASCADE = osp.join(
@@ -36,22 +34,11 @@ def _options(root):
     ]
 
 
-def _run(*cmd):
-    result = subprocess.run([sys.executable, *map(str, cmd)],
-                            cwd=REPO,
-                            capture_output=True,
-                            text=True)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    return output
-
-
 def test_amp_with_global_filter(data_root, tmp_path):
-    log = _run(
-        osp.join(REPO, 'tools', 'train.py'),
-        NANO, '--amp', '--work-dir', tmp_path, '--cfg-options',
-        *_options(data_root), 'train_cfg.max_epochs=1',
-        'train_cfg.val_interval=1')
+    log = run_tool('train.py', NANO,
+                   '--amp', '--work-dir', tmp_path, '--cfg-options',
+                   *_options(data_root), 'train_cfg.max_epochs=1',
+                   'train_cfg.val_interval=1')
     assert 'bfloat16 autocast on the CPU' in log
     assert 'coco/bbox_mAP' in log and 'coco/segm_mAP' in log
     assert (tmp_path / 'epoch_1.pth').is_file()
@@ -72,28 +59,28 @@ def test_syncbn_cascade_config_in_one_cpu_process(data_root, tmp_path):
         'train_dataloader = dict(dataset=dict(metainfo=dict(\n'
         '    classes=("circle", "rectangle", "triangle", "cross"))))\n')
     ann = data_root / 'annotations' / 'instances_train2017.json'
-    log = _run(
-        osp.join(REPO, 'tools', 'train.py'), config, '--work-dir',
-        tmp_path / 'work', '--no-validate', '--cfg-options',
-        f'train_dataloader.dataset.data_root={data_root}/',
-        f'train_dataloader.dataset.ann_file={ann}',
-        'train_dataloader.dataset.data_prefix.img=train2017/',
-        'train_dataloader.num_workers=0', 'train_dataloader.batch_size=2',
-        'train_dataloader.dataset.indices=4', 'train_cfg.max_epochs=1',
-        'param_scheduler.0.end=2')
+    log = run_tool('train.py', config, '--work-dir', tmp_path / 'work',
+                   '--no-validate', '--cfg-options',
+                   f'train_dataloader.dataset.data_root={data_root}/',
+                   f'train_dataloader.dataset.ann_file={ann}',
+                   'train_dataloader.dataset.data_prefix.img=train2017/',
+                   'train_dataloader.num_workers=0',
+                   'train_dataloader.batch_size=2',
+                   'train_dataloader.dataset.indices=4',
+                   'train_cfg.max_epochs=1', 'param_scheduler.0.end=2')
     assert 'SyncBatchNorm' in log  # the heads really use SyncBN
     assert 'Epoch(train) [1][2/2]' in log
 
 
 def test_mmdet_own_tools(data_root, tmp_path):
-    _run(
+    run_python(
         osp.join(MMDET_TOOLS,
                  'train.py'), NANO, '--work-dir', tmp_path, '--cfg-options',
         *_options(data_root), 'train_cfg.max_epochs=1',
         'train_cfg.val_interval=1')
     checkpoint = tmp_path / 'epoch_1.pth'
     assert checkpoint.is_file()
-    log = _run(
+    log = run_python(
         osp.join(MMDET_TOOLS, 'test.py'), NANO, checkpoint, '--work-dir',
         tmp_path / 'test', '--cfg-options', *_options(data_root))
     assert 'coco/segm_mAP' in log

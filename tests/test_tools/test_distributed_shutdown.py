@@ -18,10 +18,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO
 
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NANO = osp.join(REPO, 'configs', 'hornet',
                 'hornet-nano_1xb32_synthetic-in8.py')
 

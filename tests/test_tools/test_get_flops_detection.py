@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # published Cascade Mask R-CNN 3x FLOPs (G) at 1280 x 800
 PUBLISHED = {'t': 730, 't-gf': 728, 'b-gf': 965}
 

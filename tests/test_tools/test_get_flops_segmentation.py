@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # published UperNet 160k: FLOPs (G) at 2048 x 512, params (M)
 PUBLISHED = {'tiny': (926, 52), 'tiny-gf': (924, 55)}
 

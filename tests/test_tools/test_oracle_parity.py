@@ -21,15 +21,14 @@ metrics must equal the oracle's:
 """
 import os.path as osp
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from helpers import REPO, run_python
 from pycocotools import mask as mask_utils
 
-from oracle_cases import (DET_CASES, REPO, SEG_CASES, case_config, case_record,
+from oracle_cases import (DET_CASES, SEG_CASES, case_config, case_record,
                           make_data, metrics_of, source_checkpoint)
 
 BOX_TOL = 0.05
@@ -43,16 +42,6 @@ CONVERTER = osp.join(REPO, 'tools', 'model_converters', 'hornet_to_mm.py')
 TEST_TOOL = osp.join(REPO, 'tools', 'test.py')
 
 
-def _run(*cmd):
-    result = subprocess.run([sys.executable, *map(str, cmd)],
-                            cwd=REPO,
-                            capture_output=True,
-                            text=True)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    return output
-
-
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
     return make_data(str(tmp_path_factory.mktemp('oracle_data')))
@@ -62,13 +51,13 @@ def _convert_and_test(name, data, tmp_path, *test_args):
     config = case_config(name, data, str(tmp_path))
     src = source_checkpoint(name, str(tmp_path))
     dst = tmp_path / f'{name}.pth'
-    _run(CONVERTER, src, dst, '--config', config)
+    run_python(CONVERTER, src, dst, '--config', config)
     outputs = {}
     for label, extra in test_args:
         work_dir = tmp_path / f'work_{label}'
         preds = tmp_path / f'preds_{label}.pkl'
-        _run(TEST_TOOL, config, dst, '--work-dir', work_dir, '--out', preds,
-             *extra)
+        run_python(TEST_TOOL, config, dst, '--work-dir', work_dir, '--out',
+                   preds, *extra)
         with open(preds, 'rb') as f:
             outputs[label] = (pickle.load(f), metrics_of(str(work_dir)))
     return outputs

@@ -10,10 +10,10 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from helpers import REPO
 
 from hornet_mm.datasets.synthetic_ade import ADE_STYLE_PALETTE
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO, 'tools', 'demo', 'segmentation_pipeline.py')
 
 

@@ -2,22 +2,19 @@
 (SyncBN heads in one CPU process), and mmseg's own tools run hornet_mm
 configs through ``custom_imports``."""
 import glob
-import importlib.util
 import os.path as osp
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import mmseg
 import pytest
 import torch
+from helpers import REPO, load_tool, run_python
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from hornet_mm.datasets.synthetic_ade import make_ade_style
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEG = osp.join(REPO, 'configs', 'segmentation')
 RECIPES = sorted(
     p for p in glob.glob(osp.join(SEG, '*.py')) if 'synthetic' not in p)
@@ -30,24 +27,6 @@ def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('ade')
     make_ade_style(str(root), num_train=8, num_val=3)
     return root
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'hornet_mm_{name}_tool', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _run(*cmd):
-    result = subprocess.run([sys.executable, *map(str, cmd)],
-                            cwd=REPO,
-                            capture_output=True,
-                            text=True)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    return output
 
 
 @pytest.mark.parametrize('path', RECIPES, ids=osp.basename)
@@ -68,7 +47,7 @@ def test_recipe_trains_a_step_with_amp(path, tmp_path):
         auto_scale_lr=False,
         no_pin_memory=True,
         no_persistent_workers=True)
-    cfg = _tool('train').merge_args(cfg, args)
+    cfg = load_tool('tools/train.py').merge_args(cfg, args)
     assert cfg.optim_wrapper.type == 'hornet_mm.AmpOptimWrapper'
     cfg.model.backbone.init_cfg = None
     cfg.model.data_preprocessor.size = (64, 64)
@@ -126,14 +105,14 @@ def _options(root):
 
 
 def test_mmseg_own_tools(data_root, tmp_path):
-    _run(
+    run_python(
         osp.join(MMSEG_TOOLS,
                  'train.py'), NANO, '--work-dir', tmp_path, '--cfg-options',
         *_options(data_root), 'train_cfg.max_iters=4',
         'train_cfg.val_interval=4', 'default_hooks.checkpoint.interval=4')
     checkpoint = tmp_path / 'iter_4.pth'
     assert checkpoint.is_file()
-    log = _run(
+    log = run_python(
         osp.join(MMSEG_TOOLS, 'test.py'), NANO, checkpoint, '--work-dir',
         tmp_path / 'test', '--cfg-options', *_options(data_root))
     assert 'mIoU' in log and 'ground' in log

@@ -8,37 +8,26 @@ classifier through slurm_train.sh; slurm_test.sh evaluates the result with
 the same checkpoint. A cluster that cannot start fails the test with the
 daemons' logs.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 
 import pytest
 import torch
+from helpers import REPO, load_tool, run
 
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NANO = osp.join(REPO, 'configs', 'hornet',
                 'hornet-nano_1xb32_synthetic-in8.py')
 PARTITION = 'hornet'
-
-
-def _load_cluster_module():
-    path = osp.join(REPO, 'tools', 'misc', 'slurm_local_cluster.py')
-    spec = importlib.util.spec_from_file_location('slurm_local_cluster', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-slurm_local = _load_cluster_module()
+TIMEOUT = 300  # seconds, for each command
+slurm_local = load_tool('tools/misc/slurm_local_cluster.py')
 
 
 @pytest.fixture(scope='module')
@@ -78,17 +67,6 @@ def _options(root):
     ]
 
 
-def _run(cmd, env=None, cwd=REPO, timeout=300):
-    result = subprocess.run([str(c) for c in cmd],
-                            capture_output=True,
-                            text=True,
-                            cwd=cwd,
-                            env=env,
-                            timeout=timeout)
-    output = result.stdout + result.stderr
-    return result.returncode, output
-
-
 def test_slurm_train_and_test_two_tasks(cluster, tmp_path):
     data = tmp_path / 'data'
     make_imagenet_style(str(data), num_train=8, num_val=5, progress=False)
@@ -99,12 +77,13 @@ def test_slurm_train_and_test_two_tasks(cluster, tmp_path):
         GPUS_PER_NODE='2',
         CPUS_PER_TASK='1',
         MASTER_PORT=str(_free_port()))
-    rc, log = _run([
+    rc, log = run([
         'bash',
         osp.join(REPO, 'tools', 'slurm_train.sh'), PARTITION, 'hornet-nano',
         NANO, work_dir, *_options(data), 'train_cfg.max_epochs=2'
     ],
-                   env=env)
+                  env=env,
+                  timeout=TIMEOUT)
     assert rc == 0, f'{log[-5000:]}\n{cluster.logs()}'
     assert 'Distributed launcher: slurm' in log
     assert 'GPU number: 2' in log  # mmengine's world size
@@ -124,23 +103,25 @@ def test_slurm_train_and_test_two_tasks(cluster, tmp_path):
     # slurm_test.sh, as on a CPU-only partition: no --gres request
     metrics = tmp_path / 'slurm_metrics.json'
     env.update(GRES='', MASTER_PORT=str(_free_port()))
-    rc, log = _run([
+    rc, log = run([
         'bash',
         osp.join(REPO, 'tools', 'slurm_test.sh'), PARTITION, 'hornet-test',
         NANO, checkpoint, '--work-dir', tmp_path / 'test', '--out', metrics,
         '--out-item', 'metrics', *_options(data)
     ],
-                   env=env)
+                  env=env,
+                  timeout=TIMEOUT)
     assert rc == 0, f'{log[-5000:]}\n{cluster.logs()}'
     assert 'Distributed launcher: slurm' in log
 
     single = tmp_path / 'single_metrics.json'
-    rc, log = _run([
+    rc, log = run([
         sys.executable,
         osp.join(REPO, 'tools', 'test.py'), NANO, checkpoint, '--work-dir',
         tmp_path / 'single', '--out', single, '--out-item', 'metrics',
         *_options(data)
-    ])
+    ],
+                  timeout=TIMEOUT)
     assert rc == 0, log[-3000:]
     ours = json.loads(metrics.read_text())
     theirs = json.loads(single.read_text())

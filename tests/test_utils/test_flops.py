@@ -1,6 +1,5 @@
 """FLOP counting with the global filter's FFTs: hornet_mm.utils.flops and
 tools/analysis_tools/get_flops.py."""
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -9,14 +8,14 @@ from functools import partial
 import pytest
 import torch
 import torch.nn as nn
+from helpers import REPO, load_tool, repo_path
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from hornet_mm.models.layers import GlobalLocalFilter, LayerNorm2d
 from hornet_mm.utils.flops import count_flops, release_fft_flops
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'get_flops.py')
+TOOL = 'tools/analysis_tools/get_flops.py'
 CLS_CONFIG = osp.join('configs', 'hornet', 'hornet-tiny-gf_8xb128_in1k.py')
 
 # name: (input size, published FLOPs (G), params (M)), HORNET_SPEC.md.
@@ -193,18 +192,12 @@ def test_classification_models_match_published(name):
         assert round(release / 1e9, 1) == RELEASE_README[name]
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('get_flops_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_cli_prints_figures():
-    result = subprocess.run([sys.executable, TOOL, CLS_CONFIG],
-                            cwd=REPO,
-                            capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, repo_path(TOOL), CLS_CONFIG],
+        cwd=REPO,
+        capture_output=True,
+        text=True)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert 'Input shape:  (1, 3, 224, 224)' in out
@@ -214,7 +207,7 @@ def test_cli_prints_figures():
 
 
 def test_cli_published_convention_and_shape(capsys):
-    tool = _load_tool()
+    tool = load_tool(TOOL)
     result = tool.main([
         osp.join(REPO, CLS_CONFIG), '--convention', 'published', '--shape',
         '224', '--max-depth', '1'
@@ -230,7 +223,7 @@ def test_cli_published_convention_and_shape(capsys):
 
 def test_cli_detector(capsys):
     # A small image and few proposals keep the RoI heads cheap.
-    tool = _load_tool()
+    tool = load_tool(TOOL)
     result = tool.main([
         osp.join(REPO, 'configs', 'detection',
                  'mask-rcnn_hornet-t-gf_fpn_1x_coco.py'), '--shape', '96',
@@ -273,7 +266,7 @@ model = dict(
 def test_cli_segmentor(tmp_path, capsys):
     config = tmp_path / 'upernet_hornet-t-gf.py'
     config.write_text(SEG_CONFIG)
-    tool = _load_tool()
+    tool = load_tool(TOOL)
     result = tool.main(
         [str(config), '--shape', '64', '96', '--max-depth', '1'])
     out = capsys.readouterr().out

@@ -1,0 +1,52 @@
+"""What many tests share: the repository's path, the scripts of ``tools/``
+loaded as modules, and commands run for their output."""
+import importlib.util
+import os.path as osp
+import re
+import subprocess
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def repo_path(*parts):
+    """``parts`` joined onto the repository's root."""
+    return osp.join(REPO, *parts)
+
+
+def load_tool(relpath):
+    """The script at ``relpath`` (from the root, e.g. ``'tools/train.py'``)
+    loaded as a module, named after its path."""
+    name = 'hornet_mm_' + re.sub(r'\W', '_', osp.splitext(relpath)[0])
+    spec = importlib.util.spec_from_file_location(name, repo_path(relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(cmd, cwd=REPO, env=None, timeout=None):
+    """``(returncode, stdout + stderr)`` of ``cmd``, its items as strings."""
+    result = subprocess.run([str(c) for c in cmd],
+                            capture_output=True,
+                            text=True,
+                            cwd=cwd,
+                            env=env,
+                            timeout=timeout)
+    return result.returncode, result.stdout + result.stderr
+
+
+def run_ok(*cmd, cwd=REPO, env=None, timeout=None):
+    """The output of ``cmd``, which must succeed (its end in the message)."""
+    returncode, output = run(cmd, cwd=cwd, env=env, timeout=timeout)
+    assert returncode == 0, output[-4000:]
+    return output
+
+
+def run_python(*args, **kwargs):
+    """:func:`run_ok` of ``python args``, with this test run's Python."""
+    return run_ok(sys.executable, *args, **kwargs)
+
+
+def run_tool(tool, *args, **kwargs):
+    """:func:`run_python` of ``tools/<tool>`` (e.g. ``'train.py'``)."""
+    return run_python(repo_path('tools', tool), *args, **kwargs)
