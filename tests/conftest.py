@@ -1,7 +1,8 @@
 """Fixtures for the helpers of ``helpers.py``, for tests that take them as
 arguments rather than importing them."""
-import helpers
 import pytest
+
+import helpers
 
 
 @pytest.fixture(scope='session')

@@ -13,8 +13,9 @@ import os.path as osp
 from typing import Dict, List
 
 import torch
-from helpers import REPO, load_tool
 from mmengine.config import Config
+
+from helpers import REPO, load_tool
 
 FIXTURES = osp.join(REPO, 'tests', 'data', 'oracle')
 DET = osp.join(REPO, 'configs', 'detection')

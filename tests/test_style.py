@@ -5,6 +5,7 @@ The same commands run as pre-commit hooks (.pre-commit-config.yaml).
 import sys
 
 import pytest
+
 from helpers import run
 
 PATHS = ['hornet_mm', 'tools', 'tests', 'configs', 'projects', 'setup.py']

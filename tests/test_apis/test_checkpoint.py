@@ -11,9 +11,9 @@ import sys
 
 import pytest
 import torch
-from helpers import REPO
 
 import reference_hornet as ref
+from helpers import REPO
 from hornet_mm.apis import (convert_checkpoint, export_official_state_dict,
                             load_checkpoint_file)
 from hornet_mm.models import (HorNet, convert_hornet_state_dict,

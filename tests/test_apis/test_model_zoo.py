@@ -14,8 +14,8 @@ import urllib.parse
 
 import pytest
 import torch
-from helpers import REPO
 
+from helpers import REPO
 from hornet_mm.apis.model_zoo import find_model, load_model_index
 from oracle_cases import FIXTURES, RELEASED_CONFIGS, load_json
 

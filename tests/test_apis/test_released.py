@@ -14,8 +14,8 @@ import sys
 
 import pytest
 import torch
-from helpers import REPO
 
+from helpers import REPO
 from hornet_mm.apis import released as rel
 from oracle_cases import (FIXTURES, RELEASED_CONFIGS, case_config, case_record,
                           load_json, make_data)

@@ -4,10 +4,10 @@ import os.path as osp
 
 import pytest
 import torch
-from helpers import REPO
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from helpers import REPO
 from hornet_mm.models import HorNet
 
 MODEL_CONFIGS = sorted(

@@ -5,10 +5,10 @@ import re
 
 import pytest
 import torch
-from helpers import REPO
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from helpers import REPO
 from hornet_mm.models import HorNet
 
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'detection', '*.py')))

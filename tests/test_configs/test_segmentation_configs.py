@@ -10,10 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import REPO, load_tool
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
+
+from helpers import REPO, load_tool
 
 SEG = osp.join(REPO, 'configs', 'segmentation')
 CONFIGS = sorted(glob.glob(osp.join(SEG, '*.py')))

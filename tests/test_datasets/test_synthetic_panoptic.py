@@ -17,10 +17,10 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from helpers import load_tool
 from mmengine.registry import init_default_scope
 from pycocotools.coco import COCO
 
+from helpers import load_tool
 from hornet_mm.datasets.synthetic_panoptic import (COCO_PANOPTIC_CLASSES,
                                                    COCO_PANOPTIC_STUFF_CLASSES,
                                                    COCO_PANOPTIC_THING_CLASSES,

@@ -8,10 +8,11 @@ import re
 
 import pytest
 import torch
-from helpers import REPO
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
+
+from helpers import REPO
 
 
 def expected_layer_id(name, decay_type, num_layers):

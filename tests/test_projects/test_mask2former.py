@@ -11,10 +11,11 @@ import re
 
 import pytest
 import torch
-from helpers import REPO, run_tool
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
+
+from helpers import REPO, run_tool
 
 PROJECT = osp.join(REPO, 'projects', 'hornet_mask2former')
 CONFIGS = osp.join(PROJECT, 'configs')

@@ -15,9 +15,9 @@ import sys
 
 import pytest
 import torch
-from helpers import REPO, run
 
 import reference_hornet as ref
+from helpers import REPO, run
 from hornet_mm.apis import convert_checkpoint
 from hornet_mm.datasets.synthetic import make_imagenet_style
 

@@ -9,11 +9,12 @@ import re
 
 import pytest
 import torch
-from helpers import REPO, load_tool
 
 import reference_hornet as ref
+from helpers import REPO, load_tool
+from hornet_mm.analysis.benchmark import (Case, format_ratios, run_cases,
+                                          summarize)
 from hornet_mm.models import HorNet, convert_hornet_state_dict
-from hornet_mm.utils.benchmark import Case, format_ratios, run_cases, summarize
 from small_hornet import SMALL, SMALL_REF
 
 TOOL = 'tools/analysis_tools/benchmark.py'

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from helpers import REPO
 
 CONFIG = osp.join(REPO, 'configs', 'hornet', 'hornet-tiny-gf_8xb128_in1k.py')

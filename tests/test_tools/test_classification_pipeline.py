@@ -15,9 +15,9 @@ import sys
 import mmpretrain
 import pytest
 import torch
-from helpers import REPO, repo_path, run_ok, run_python, run_tool
 
 import reference_hornet as ref
+from helpers import REPO, repo_path, run_ok, run_python, run_tool
 from hornet_mm.apis import convert_checkpoint
 from hornet_mm.datasets.synthetic import make_imagenet_style
 

@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO
 from mmengine.config import Config
 
+from helpers import REPO
 from hornet_mm.utils.cli import check_config_keys
 
 

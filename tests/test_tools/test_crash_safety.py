@@ -21,8 +21,8 @@ import time
 
 import pytest
 import torch
-from helpers import REPO, run
 
+from helpers import REPO, run
 from hornet_mm.datasets.synthetic import make_imagenet_style
 from hornet_mm.engine.resume import checkpoint_problem
 

@@ -7,6 +7,7 @@ import sys
 
 import cv2
 import pytest
+
 from helpers import REPO
 
 CONFIG = osp.join(REPO, 'configs', 'detection',

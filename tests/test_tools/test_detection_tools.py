@@ -4,8 +4,8 @@ import os.path as osp
 
 import mmdet
 import pytest
-from helpers import REPO, run_python, run_tool
 
+from helpers import REPO, run_python, run_tool
 from hornet_mm.datasets.synthetic_coco import make_coco_style
 
 NANO = osp.join(REPO, 'configs', 'detection',

@@ -18,8 +18,8 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO
 
+from helpers import REPO
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
 NANO = osp.join(REPO, 'configs', 'hornet',

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from helpers import REPO
 
 # published Cascade Mask R-CNN 3x FLOPs (G) at 1280 x 800

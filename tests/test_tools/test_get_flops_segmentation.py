@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from helpers import REPO
 
 # published UperNet 160k: FLOPs (G) at 2048 x 512, params (M)

@@ -25,9 +25,9 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, run_python
 from pycocotools import mask as mask_utils
 
+from helpers import REPO, run_python
 from oracle_cases import (DET_CASES, SEG_CASES, case_config, case_record,
                           make_data, metrics_of, source_checkpoint)
 

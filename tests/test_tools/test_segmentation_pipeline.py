@@ -10,8 +10,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from helpers import REPO
 
+from helpers import REPO
 from hornet_mm.datasets.synthetic_ade import ADE_STYLE_PALETTE
 
 SCRIPT = osp.join(REPO, 'tools', 'demo', 'segmentation_pipeline.py')

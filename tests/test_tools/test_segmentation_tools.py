@@ -8,11 +8,11 @@ from types import SimpleNamespace
 import mmseg
 import pytest
 import torch
-from helpers import REPO, load_tool, run_python
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
+from helpers import REPO, load_tool, run_python
 from hornet_mm.datasets.synthetic_ade import make_ade_style
 
 SEG = osp.join(REPO, 'configs', 'segmentation')

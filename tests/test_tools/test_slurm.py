@@ -19,8 +19,8 @@ import tempfile
 
 import pytest
 import torch
-from helpers import REPO, load_tool, run
 
+from helpers import REPO, load_tool, run
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
 NANO = osp.join(REPO, 'configs', 'hornet',

@@ -16,7 +16,7 @@ compile):
   on all of them; median, min, max and IQR over the rounds; img/s at the
   median;
 * peak memory of one more step above what was allocated before it (see
-  :data:`hornet_mm.utils.benchmark.MEMORY_METHODS`, printed in the header).
+  :data:`hornet_mm.analysis.benchmark.MEMORY_METHODS`, printed in the header).
 
 Models:
 
@@ -63,11 +63,11 @@ import torch
 import torch.nn as nn
 from mmengine.config import DictAction
 
+from hornet_mm.analysis.benchmark import (COMPARE_MODELS, MEMORY_METHODS, Case,
+                                          build_classifier, format_ratios,
+                                          format_results, peak_memory,
+                                          run_cases, synchronize)
 from hornet_mm.utils.autocast import PRECISIONS, AutocastPolicy
-from hornet_mm.utils.benchmark import (COMPARE_MODELS, MEMORY_METHODS, Case,
-                                       build_classifier, format_ratios,
-                                       format_results, peak_memory, run_cases,
-                                       synchronize)
 
 DEFAULT_SHAPES: Dict[str, Tuple[int, int]] = {
     'arch': (224, 224),

@@ -4,7 +4,7 @@ mmseg config, the FFTs of HorNet's global filter included.
 The library is the config's ``default_scope`` (``--scope`` overrides it;
 mmpretrain when neither is set). The model is built without loading any
 checkpoint, put in eval mode and traced once on a random input with
-:func:`hornet_mm.utils.flops.count_flops` (one multiply-add = one flop).
+:func:`hornet_mm.analysis.flops.count_flops` (one multiply-add = one flop).
 
 * Classifiers (mmpretrain): a ``(1, 3, H, W)`` input; the tensor-mode
   forward (backbone, neck, head) is traced, except under
@@ -52,8 +52,8 @@ from mmengine.config import DictAction
 from mmengine.model import BaseModel, revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
+from hornet_mm.analysis.flops import CONVENTIONS, count_flops
 from hornet_mm.utils.cli import load_config
-from hornet_mm.utils.flops import CONVENTIONS, count_flops
 
 DEFAULT_SHAPES: Dict[str, Tuple[int, int]] = {
     'mmpretrain': (224, 224),
@@ -84,8 +84,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--convention',
         choices=CONVENTIONS,
         default='release',
-        help='what is counted (see hornet_mm/utils/flops.py): release = the '
-        'HorNet release\'s calc_flops.py (default), published = the '
+        help='what is counted (see hornet_mm/analysis/flops.py): release = '
+        'the HorNet release\'s calc_flops.py (default), published = the '
         'published model-zoo tables, mmengine = mmengine\'s defaults plus '
         'the FFT rule')
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""FLOP counting with the global filter's FFTs: hornet_mm.utils.flops and
+"""FLOP counting with the global filter's FFTs: hornet_mm.analysis.flops and
 tools/analysis_tools/get_flops.py."""
 import os.path as osp
 import subprocess
@@ -8,12 +8,12 @@ from functools import partial
 import pytest
 import torch
 import torch.nn as nn
-from helpers import REPO, load_tool, repo_path
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from helpers import REPO, load_tool, repo_path
+from hornet_mm.analysis.flops import count_flops, release_fft_flops
 from hornet_mm.models.layers import GlobalLocalFilter, LayerNorm2d
-from hornet_mm.utils.flops import count_flops, release_fft_flops
 
 TOOL = 'tools/analysis_tools/get_flops.py'
 CLS_CONFIG = osp.join('configs', 'hornet', 'hornet-tiny-gf_8xb128_in1k.py')
