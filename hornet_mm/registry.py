@@ -67,7 +67,8 @@ DATASETS = LazyRegistry(
     lazy={
         'ADE20KDataset': 'hornet_mm.datasets.segmentation',
         'ADE20KStyleDataset': 'hornet_mm.datasets.segmentation',
-        'CocoDataset': 'hornet_mm.datasets.coco'
+        'CocoDataset': 'hornet_mm.datasets.coco',
+        'ImageNet': 'hornet_mm.datasets.imagenet'
     })
 TRANSFORMS = LazyRegistry(
     'transform',

@@ -33,7 +33,7 @@ from mmdet.datasets import CocoDataset as _MMDetCocoDataset
 from mmengine.logging import print_log
 
 from hornet_mm.registry import DATASETS
-from .imagenet import SkipUndecodableImages
+from .loading import SkipUndecodableImages
 
 __all__ = ['CocoDataset']
 

@@ -71,9 +71,9 @@ def _edit(root, change, name='instances_train2017.json'):
 @pytest.fixture
 def warnings(monkeypatch):
     import hornet_mm.datasets.coco as coco
-    import hornet_mm.datasets.imagenet as imagenet  # the skip of bad images
+    import hornet_mm.datasets.loading as loading  # the skip of bad images
     logged = []
-    for module in (coco, imagenet):
+    for module in (coco, loading):
         monkeypatch.setattr(module, 'print_log',
                             lambda msg, **kwargs: logged.append(msg))
     return logged

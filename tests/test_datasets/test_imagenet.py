@@ -6,7 +6,8 @@ import cv2
 import pytest
 from mmengine.registry import init_default_scope
 
-from hornet_mm.datasets import ImageDecodeError, ImageNet
+from hornet_mm.datasets import ImageDecodeError
+from hornet_mm.datasets.imagenet import ImageNet
 from hornet_mm.datasets.synthetic import SHAPE_CLASSES, make_imagenet_style
 
 CLASSES = tuple(SHAPE_CLASSES)
@@ -101,7 +102,7 @@ def test_corrupt_image_skipped_in_training_error_in_testing(
     bad = root / 'train' / 'circle' / 'circle_00000.JPEG'
     bad.write_bytes(content)
     logged = []
-    import hornet_mm.datasets.imagenet as module
+    import hornet_mm.datasets.loading as module
     monkeypatch.setattr(module, 'print_log',
                         lambda msg, **kwargs: logged.append(msg))
     train = _dataset(root)
