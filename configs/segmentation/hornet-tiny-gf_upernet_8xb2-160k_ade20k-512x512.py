@@ -5,16 +5,6 @@
 _base_ = './hornet-tiny_upernet_8xb2-160k_ade20k-512x512.py'
 model = dict(
     backbone=dict(
-        arch=dict(
-            _delete_=True,
-            base_dim=64,
-            depths=[2, 3, 18, 2],
-            orders=[2, 3, 4, 5],
-            dw_cfg=[
-                dict(type='DW', kernel_size=7),
-                dict(type='DW', kernel_size=7),
-                dict(type='GF', h=24, w=13),
-                dict(type='GF', h=12, w=7),
-            ]),
+        arch='tiny-gf384',
         init_cfg=dict(checkpoint='checkpoints/hornet-tiny-gf_in1k.pth')))
 optim_wrapper = dict(clip_grad=dict(max_norm=1, norm_type=2))

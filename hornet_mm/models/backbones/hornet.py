@@ -177,10 +177,11 @@ class HorNet(BaseModule):
     Args:
         arch: A name from :attr:`arch_zoo` (``'tiny'``, ``'tiny-gf'``,
             ``'small'``, ``'small-gf'``, ``'base'``, ``'base-gf'``,
-            ``'base-gf384'``, ``'large'``, ``'large-gf'``, ``'large-gf384'`` or
-            the short aliases ``'t'``, ``'t-gf'``, ...), or a dict with keys
-            ``base_dim``, ``depths``, ``orders`` and ``dw_cfg`` (one mixer
-            config per stage, as in mmpretrain).
+            ``'large'``, ``'large-gf'``, the ``-gf384`` variants of all four
+            sizes, with the filters of the 384 models and of the published
+            dense-task configs, or the short aliases ``'t'``, ``'t-gf'``,
+            ...), or a dict with keys ``base_dim``, ``depths``, ``orders``
+            and ``dw_cfg`` (one mixer config per stage, as in mmpretrain).
         in_channels: Channels of the input image.
         drop_path_rate: Stochastic depth rate of the last block; the rate
             rises linearly from 0 over all blocks.
@@ -215,8 +216,10 @@ class HorNet(BaseModule):
     arch_zoo: Dict[str, dict] = {
         **dict.fromkeys(['t', 'tiny'], _arch(64)),
         **dict.fromkeys(['t-gf', 'tiny-gf'], _arch(64, _GF224)),
+        **dict.fromkeys(['t-gf384', 'tiny-gf384'], _arch(64, _GF384)),
         **dict.fromkeys(['s', 'small'], _arch(96)),
         **dict.fromkeys(['s-gf', 'small-gf'], _arch(96, _GF224)),
+        **dict.fromkeys(['s-gf384', 'small-gf384'], _arch(96, _GF384)),
         **dict.fromkeys(['b', 'base'], _arch(128)),
         **dict.fromkeys(['b-gf', 'base-gf'], _arch(128, _GF224)),
         **dict.fromkeys(['b-gf384', 'base-gf384'], _arch(128, _GF384)),

@@ -67,9 +67,15 @@ def test_short_aliases_are_the_same_arch():
 
 
 def test_384_archs_use_the_released_filter_sizes():
-    for arch in ('base-gf384', 'large-gf384'):
-        gf = HorNet.arch_zoo[arch]['dw_cfg'][2:]
+    for size in ('tiny', 'small', 'base', 'large'):
+        arch, at_224 = HorNet.arch_zoo[f'{size}-gf384'], HorNet.arch_zoo[
+            f'{size}-gf']
+        gf = arch['dw_cfg'][2:]
         assert [(c['h'], c['w']) for c in gf] == [(24, 13), (12, 7)]
+        # the 224 model with other filters: the same parameters otherwise
+        assert {k: v for k, v in arch.items() if k != 'dw_cfg'} == \
+            {k: v for k, v in at_224.items() if k != 'dw_cfg'}
+        assert arch['dw_cfg'][:2] == at_224['dw_cfg'][:2]
     # 384 / 16 = 24 rows and 24 // 2 + 1 = 13 columns of rfft2 in stage 3
     assert (384 // 16, 384 // 16 // 2 + 1) == (24, 13)
     assert (384 // 32, 384 // 32 // 2 + 1) == (12, 7)
