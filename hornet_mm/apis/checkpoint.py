@@ -21,9 +21,16 @@ from hornet_mm.utils.atomic import save_torch_atomic
 from hornet_mm.version import __version__
 
 __all__ = [
-    'load_checkpoint_file', 'arch_name_of', 'convert_checkpoint',
-    'export_official_state_dict'
+    'check_destination', 'load_checkpoint_file', 'arch_name_of',
+    'convert_checkpoint', 'export_official_state_dict'
 ]
+
+
+def check_destination(src: str, dst: str) -> None:
+    """Refuse to write a conversion of ``src`` over ``src`` itself."""
+    if osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst):
+        raise ValueError(f'destination {dst} is the source file; choose '
+                         'another path')
 
 
 def load_checkpoint_file(path: str, unsafe: bool = False) -> dict:
@@ -91,6 +98,7 @@ def convert_checkpoint(src: str,
     Returns:
         The ``meta`` dict written.
     """
+    check_destination(src, dst)
     checkpoint = load_checkpoint_file(src, unsafe=unsafe_load)
     state_dict = unwrap_checkpoint(checkpoint, use_ema=use_ema)
     bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]

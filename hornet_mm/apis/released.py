@@ -40,7 +40,7 @@ from hornet_mm.models.backbones.hornet import (convert_hornet_state_dict,
                                                unwrap_checkpoint)
 from hornet_mm.utils.atomic import save_torch_atomic
 from hornet_mm.version import __version__
-from .checkpoint import arch_name_of, load_checkpoint_file
+from .checkpoint import arch_name_of, check_destination, load_checkpoint_file
 
 __all__ = [
     'convert_dense_state_dict', 'describe_state_dict', 'state_dict_mismatch',
@@ -324,9 +324,7 @@ def convert_released_model(src: str,
             config's model does not fit it (the message names what the
             checkpoint holds, what differs and the configs that fit).
     """
-    if osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst):
-        raise ValueError(f'destination {dst} is the source file; choose '
-                         'another path')
+    check_destination(src, dst)
     state_dict, meta = read_released_checkpoint(src, unsafe=unsafe_load)
     return convert_loaded_model(state_dict, meta, src, dst, config)
 
@@ -344,6 +342,7 @@ def convert_loaded_model(state_dict: Dict[str, torch.Tensor],
                          dst: str,
                          config: Optional[str] = None) -> dict:
     """:func:`convert_released_model` on an already read checkpoint."""
+    check_destination(src, dst)
     converted = convert_dense_state_dict(state_dict)
     what = describe_state_dict(converted)
     if config is None:
@@ -354,7 +353,9 @@ def convert_loaded_model(state_dict: Dict[str, torch.Tensor],
                 if matches else 'no config in configs/ fits it: give one '
                 'with --config'))
         config = matches[0]
-    expected = build_model_skeleton(config).state_dict()
+    expected = _config_layout(osp.abspath(config))
+    if expected is None:
+        raise ValueError(f'{config} defines no model')
     problems = state_dict_mismatch(converted, expected)
     if problems:
         fits = find_matching_configs(converted)

@@ -26,12 +26,11 @@ Examples:
 4conv1fc-giou_ms-crop-3x_coco.py
 """
 import argparse
-import os.path as osp
 import sys
 
 from mmengine.logging import MMLogger
 
-from hornet_mm.apis import convert_checkpoint
+from hornet_mm.apis.checkpoint import check_destination, convert_checkpoint
 from hornet_mm.apis.released import (convert_loaded_model, is_dense_state_dict,
                                      read_released_checkpoint)
 
@@ -61,10 +60,7 @@ def main() -> int:
     args = parse_args()
     logger = MMLogger.get_instance('hornet_to_mm', log_level='INFO')
     try:
-        if osp.exists(args.dst) and osp.exists(args.src) and osp.samefile(
-                args.src, args.dst):
-            raise ValueError(f'destination {args.dst} is the source file; '
-                             'choose another path')
+        check_destination(args.src, args.dst)  # before reading a large file
         state_dict, source_meta = read_released_checkpoint(
             args.src, unsafe=args.unsafe_load)
         if is_dense_state_dict(state_dict):
