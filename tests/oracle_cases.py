@@ -107,8 +107,7 @@ def make_data(root: str) -> Dict[str, str]:
         the images used, ``images/validation`` and
         ``annotations/validation``).
     """
-    from hornet_mm.datasets.synthetic_ade import make_ade_style
-    from hornet_mm.datasets.synthetic_coco import make_coco_style
+    from hornet_mm.datasets.synthetic import make_ade_style, make_coco_style
 
     record = versions()
     coco = osp.join(root, 'coco')

@@ -11,8 +11,7 @@ import pytest
 from mmengine.registry import init_default_scope
 
 from hornet_mm.datasets import ImageDecodeError
-from hornet_mm.datasets.synthetic_coco import (COCO_SHAPE_CLASSES,
-                                               make_coco_style)
+from hornet_mm.datasets.synthetic import COCO_SHAPE_CLASSES, make_coco_style
 
 CLASSES = tuple(COCO_SHAPE_CLASSES)
 ANN = 'annotations/instances_train2017.json'

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from mmengine.registry import init_default_scope
 
-from hornet_mm.datasets import synthetic_ade
+from hornet_mm.datasets.synthetic import ADE_STYLE_CLASSES, make_ade_style
 
-CLASSES = synthetic_ade.ADE_STYLE_CLASSES
-make_ade_style = synthetic_ade.make_ade_style
+CLASSES = ADE_STYLE_CLASSES
 
 
 @pytest.fixture(scope='module')

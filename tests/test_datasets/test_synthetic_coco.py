@@ -18,8 +18,7 @@ from mmengine.registry import init_default_scope
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from hornet_mm.datasets.synthetic_coco import (COCO_SHAPE_CLASSES,
-                                               make_coco_style)
+from hornet_mm.datasets.synthetic import COCO_SHAPE_CLASSES, make_coco_style
 
 CLASSES = tuple(COCO_SHAPE_CLASSES)
 NUM_TRAIN, NUM_VAL = 12, 6

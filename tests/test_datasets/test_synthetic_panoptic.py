@@ -21,10 +21,10 @@ from mmengine.registry import init_default_scope
 from pycocotools.coco import COCO
 
 from helpers import load_tool
-from hornet_mm.datasets.synthetic_panoptic import (COCO_PANOPTIC_CLASSES,
-                                                   COCO_PANOPTIC_STUFF_CLASSES,
-                                                   COCO_PANOPTIC_THING_CLASSES,
-                                                   make_coco_panoptic_style)
+from hornet_mm.datasets.synthetic import (COCO_PANOPTIC_CLASSES,
+                                          COCO_PANOPTIC_STUFF_CLASSES,
+                                          COCO_PANOPTIC_THING_CLASSES,
+                                          make_coco_panoptic_style)
 
 NUM_TRAIN, NUM_VAL = 6, 3
 SPLITS = ('train', 'val')

@@ -147,7 +147,7 @@ def _train_and_test(tmp, config, root, *extra):
 
 
 def test_embedded_instance_segmentation(tmp_path):
-    from hornet_mm.datasets.synthetic_coco import make_coco_style
+    from hornet_mm.datasets.synthetic import make_coco_style
     root = tmp_path / 'data'
     make_coco_style(str(root), progress=False)
     ann = root / 'annotations' / 'instances_val2017.json'
@@ -160,7 +160,7 @@ def test_embedded_instance_segmentation(tmp_path):
 
 
 def test_embedded_panoptic_segmentation(tmp_path):
-    from hornet_mm.datasets.synthetic_panoptic import make_coco_panoptic_style
+    from hornet_mm.datasets.synthetic import make_coco_panoptic_style
     root = tmp_path / 'data'
     make_coco_panoptic_style(str(root), progress=False)
     ann = root / 'annotations'
@@ -184,7 +184,7 @@ def test_embedded_panoptic_segmentation(tmp_path):
 
 
 def test_embedded_semantic_segmentation(tmp_path):
-    from hornet_mm.datasets.synthetic_ade import make_ade_style
+    from hornet_mm.datasets.synthetic import make_ade_style
     root = tmp_path / 'data'
     make_ade_style(str(root))
     metrics = _train_and_test(

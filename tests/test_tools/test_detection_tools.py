@@ -6,7 +6,7 @@ import mmdet
 import pytest
 
 from helpers import REPO, run_python, run_tool
-from hornet_mm.datasets.synthetic_coco import make_coco_style
+from hornet_mm.datasets.synthetic import make_coco_style
 
 NANO = osp.join(REPO, 'configs', 'detection',
                 'mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')

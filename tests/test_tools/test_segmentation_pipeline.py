@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from helpers import REPO
-from hornet_mm.datasets.synthetic_ade import ADE_STYLE_PALETTE
+from hornet_mm.datasets.synthetic import ADE_STYLE_PALETTE
 
 SCRIPT = osp.join(REPO, 'tools', 'demo', 'segmentation_pipeline.py')
 

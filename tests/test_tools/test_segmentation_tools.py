@@ -13,7 +13,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from helpers import REPO, load_tool, run_python
-from hornet_mm.datasets.synthetic_ade import make_ade_style
+from hornet_mm.datasets.synthetic import make_ade_style
 
 SEG = osp.join(REPO, 'configs', 'segmentation')
 RECIPES = sorted(

@@ -1,42 +1,24 @@
 """Write a small, seeded, learnable COCO-format instance-segmentation set.
 
-JPEG files under train2017/ and val2017/ and the
-annotations/instances_{train,val}2017.json files mmdet's CocoDataset reads.
-The objects are circles, rectangles, triangles and crosses drawn with random
-colours, sizes and positions, often overlapping; masks (polygons, RLE and a
-few iscrowd regions) describe the visible parts (see
-hornet_mm/datasets/synthetic_coco.py).
+Runs ``tools/misc/make_synthetic_data.py coco`` (same options).
 
 Example:
     python tools/misc/generate_coco_style.py data/synthetic_coco
 """
-import argparse
+import importlib.util
+import os.path as osp
 import sys
+from typing import List, Optional
 
-from hornet_mm.datasets.synthetic_coco import make_coco_style
 
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('out_dir', help='dataset root to write')
-    parser.add_argument(
-        '--num-train', type=int, default=200, help='train images')
-    parser.add_argument('--num-val', type=int, default=50, help='val images')
-    parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
-    counts = make_coco_style(
-        args.out_dir,
-        num_train=args.num_train,
-        num_val=args.num_val,
-        seed=args.seed)
-    for split, split_counts in counts.items():
-        sys.stdout.write(
-            f"{split}: {split_counts['images']} images, "
-            f"{split_counts['annotations']} annotations "
-            f"({split_counts['polygon']} polygon, {split_counts['rle']} RLE, "
-            f"{split_counts['crowd']} crowd)\n")
-    sys.stdout.write(f'wrote to {args.out_dir}\n')
-    return 0
+def main(argv: Optional[List[str]] = None) -> int:
+    here = osp.dirname(osp.abspath(__file__))
+    path = osp.join(here, 'make_synthetic_data.py')
+    spec = importlib.util.spec_from_file_location('make_synthetic_data', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    args = sys.argv[1:] if argv is None else argv
+    return tool.main(['coco', *args])
 
 
 if __name__ == '__main__':

@@ -1,42 +1,24 @@
 """Write a small, seeded, learnable ImageNet-layout dataset.
 
-JPEG files in one folder per class under train/ and val/, and the
-meta/train.txt, meta/val.txt and meta/classes.txt files mmpretrain reads.
-The classes are shapes and textures drawn with random colours, sizes and
-positions (see hornet_mm/datasets/synthetic.py).
+Runs ``tools/misc/make_synthetic_data.py imagenet`` (same options).
 
 Example:
     python tools/misc/generate_imagenet_style.py data/synthetic_imagenet
 """
-import argparse
+import importlib.util
+import os.path as osp
 import sys
+from typing import List, Optional
 
-from hornet_mm.datasets.synthetic import SHAPE_CLASSES, make_imagenet_style
 
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('out_dir', help='dataset root to write')
-    parser.add_argument(
-        '--num-train', type=int, default=150, help='train images per class')
-    parser.add_argument(
-        '--num-val', type=int, default=25, help='val images per class')
-    parser.add_argument(
-        '--classes',
-        nargs='+',
-        choices=list(SHAPE_CLASSES),
-        help='subset of the classes (default: all)')
-    parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
-    counts = make_imagenet_style(
-        args.out_dir,
-        num_train=args.num_train,
-        num_val=args.num_val,
-        classes=args.classes,
-        seed=args.seed)
-    sys.stdout.write(f"wrote {counts['train']} train and {counts['val']} val "
-                     f'images to {args.out_dir}\n')
-    return 0
+def main(argv: Optional[List[str]] = None) -> int:
+    here = osp.dirname(osp.abspath(__file__))
+    path = osp.join(here, 'make_synthetic_data.py')
+    spec = importlib.util.spec_from_file_location('make_synthetic_data', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    args = sys.argv[1:] if argv is None else argv
+    return tool.main(['imagenet', *args])
 
 
 if __name__ == '__main__':

@@ -22,8 +22,7 @@ trap 'rm -rf "$DATA"' EXIT
 # the image counts are those of tests/test_oracle/test_parity.py
 "$HORNET_MM_PYTHON" - "$DATA" <<'EOF'
 import sys
-from hornet_mm.datasets.synthetic_ade import make_ade_style
-from hornet_mm.datasets.synthetic_coco import make_coco_style
+from hornet_mm.datasets.synthetic import make_ade_style, make_coco_style
 make_coco_style(sys.argv[1] + '/coco', num_train=0, num_val=4, progress=False)
 make_ade_style(sys.argv[1] + '/ade', num_train=0, num_val=3)
 EOF

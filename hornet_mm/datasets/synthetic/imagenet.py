@@ -14,6 +14,8 @@ from typing import Callable, Dict, List, Optional
 import cv2
 import numpy as np
 
+from .painting import write_image
+
 __all__ = ['SHAPE_CLASSES', 'make_imagenet_style']
 
 Painter = Callable[[np.ndarray, np.random.Generator, tuple], None]
@@ -164,8 +166,7 @@ def make_imagenet_style(out_dir: str,
         rel = f'{name}/{name}_{i:05d}.JPEG'
         path = osp.join(out_dir, split, rel)
         os.makedirs(osp.dirname(path), exist_ok=True)
-        if not cv2.imwrite(path, img, [cv2.IMWRITE_JPEG_QUALITY, 92]):
-            raise OSError(f'Could not write {path}')
+        write_image(path, img, (cv2.IMWRITE_JPEG_QUALITY, 92))
         lines[split].append(f'{rel} {label}')
 
     for split, split_lines in lines.items():

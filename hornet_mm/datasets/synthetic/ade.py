@@ -26,7 +26,8 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
-from .synthetic_coco import COCO_SHAPE_CLASSES, _colour, _shaded_fill
+from .painting import (COCO_SHAPE_CLASSES, distinct_colour, shaded_fill,
+                       skyline, smooth_noise, write_image)
 
 __all__ = ['ADE_STYLE_CLASSES', 'ADE_STYLE_PALETTE', 'make_ade_style']
 
@@ -44,25 +45,6 @@ SIZE_RANGE = (20, 90)
 """Smallest and largest shape extent in px (log-uniform in between)."""
 
 
-def _smooth_noise(rng: np.random.Generator, height: int, width: int,
-                  cells: int) -> np.ndarray:
-    """Zero-mean, unit-scale noise varying over about ``cells`` cells."""
-    grid = rng.normal(0, 1, (cells, cells)).astype(np.float32)
-    return cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
-
-
-def _skyline(rng: np.random.Generator, width: int, base: float,
-             amplitude: float) -> np.ndarray:
-    """A random smooth curve: row of the boundary at every column."""
-    x = np.linspace(0, 2 * np.pi, width)
-    curve = np.full(width, base)
-    for _ in range(3):
-        curve += amplitude * rng.uniform(
-            0.2,
-            1) * np.sin(rng.uniform(0.5, 3) * x + rng.uniform(0, 2 * np.pi))
-    return curve
-
-
 def _draw(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
     """Draw one scene; return the BGR image and the label map (0 = other)."""
     low, high = IMAGE_SIDE_RANGE
@@ -71,10 +53,10 @@ def _draw(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
     label = np.zeros((height, width), np.uint8)
     canvas = np.empty((height, width, 3), np.float32)
 
-    horizon = _skyline(rng, width, height * rng.uniform(0.45, 0.65),
-                       height * 0.04)
-    ridge = horizon - _skyline(rng, width, height * rng.uniform(0.08, 0.2),
-                               height * 0.05).clip(min=height * 0.02)
+    horizon = skyline(rng, width, height * rng.uniform(0.45, 0.65),
+                      height * 0.04)
+    ridge = horizon - skyline(rng, width, height * rng.uniform(0.08, 0.2),
+                              height * 0.05).clip(min=height * 0.02)
     sky = rows < ridge[None, :]
     ground = rows >= horizon[None, :]
     label[sky] = 1
@@ -86,12 +68,12 @@ def _draw(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
     canvas[:] = top * (1 - mix) + bottom * mix
     # mountains ("other"): dark, mid-frequency texture
     mountain = rng.uniform(40, 140, 3).astype(np.float32)
-    texture = _smooth_noise(rng, height, width, 12)[..., None] * 18
+    texture = smooth_noise(rng, height, width, 12)[..., None] * 18
     band = ~sky & ~ground
     canvas[band] = (mountain + texture)[band]
     # ground: an earthy colour with blotches and strong speckle
     soil = rng.uniform(50, 200, 3).astype(np.float32)
-    blotches = _smooth_noise(rng, height, width, 6)[..., None] * 25
+    blotches = smooth_noise(rng, height, width, 6)[..., None] * 25
     speckle = rng.normal(0, 22, (height, width, 1)).astype(np.float32)
     canvas[ground] = (soil + blotches + speckle)[ground]
 
@@ -106,9 +88,9 @@ def _draw(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
         mask = mask.astype(bool)
         if mask.sum() < 30:
             continue
-        colour = _colour(rng, canvas[mask].mean(0), colours)
+        colour = distinct_colour(rng, canvas[mask].mean(0), colours)
         colours.append(colour)
-        _shaded_fill(canvas, mask, colour, rng)
+        shaded_fill(canvas, mask, colour, rng)
         label[mask] = 3 + category
 
     # clutter strokes of no class ("other")
@@ -158,10 +140,8 @@ def make_ade_style(out_dir: str,
             stem = f'ADE_{prefix}_{i + 1:08d}'
             img_path = osp.join(img_dir, stem + '.jpg')
             ann_path = osp.join(ann_dir, stem + '.png')
-            if not cv2.imwrite(img_path, img, [cv2.IMWRITE_JPEG_QUALITY, 92]):
-                raise OSError(f'Could not write {img_path}')
-            if not cv2.imwrite(ann_path, label):
-                raise OSError(f'Could not write {ann_path}')
+            write_image(img_path, img, (cv2.IMWRITE_JPEG_QUALITY, 92))
+            write_image(ann_path, label)
             pixels += np.bincount(label.ravel(), minlength=len(pixels))
         counts[split] = dict(images=num, pixels=pixels.tolist())
     return counts

@@ -11,7 +11,7 @@ read::
 and the same for ``val2017``.
 
 Every image shows the shapes of the COCO-style instance set
-(:mod:`hornet_mm.datasets.synthetic_coco`: 1 to 6 shapes of
+(:func:`.painting.draw_shapes`: 1 to 6 shapes of
 :data:`COCO_PANOPTIC_THING_CLASSES`, often overlapping, sometimes an
 ``iscrowd`` cluster) over an outdoor-like background: a smooth, light,
 bluish sky above a speckled, earthy ground, split by a random wavy horizon.
@@ -40,8 +40,8 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from .synthetic_ade import _skyline, _smooth_noise
-from .synthetic_coco import COCO_SHAPE_CLASSES, MIN_AREA, _annotation, _draw
+from .painting import (COCO_SHAPE_CLASSES, MIN_AREA, coco_annotation,
+                       draw_shapes, skyline, smooth_noise, write_image)
 
 __all__ = [
     'COCO_PANOPTIC_THING_CLASSES', 'COCO_PANOPTIC_STUFF_CLASSES',
@@ -65,7 +65,7 @@ BLEND = 1.0
 class _SkyAndGround:
     """Paints a sky-and-ground background and keeps its two regions.
 
-    An instance is the ``paint_background`` of ``synthetic_coco._draw``;
+    An instance is the ``paint_background`` of ``painting.draw_shapes``;
     after a call, ``sky`` and ``ground`` are the bool masks of the pixels
     that show only sky or only ground (the blended band is in neither).
     """
@@ -77,13 +77,14 @@ class _SkyAndGround:
     def __call__(self, rng: np.random.Generator, height: int,
                  width: int) -> np.ndarray:
         rows = np.arange(height, dtype=np.float32)[:, None]
-        horizon = _skyline(rng, width, height * rng.uniform(*HORIZON_RANGE),
-                           height * 0.04)
+        horizon = skyline(rng, width, height * rng.uniform(*HORIZON_RANGE),
+                          height * 0.04)
         below = rows - horizon[None, :].astype(np.float32)
         self.sky = below <= -BLEND
         self.ground = below >= BLEND
 
-        # colours are drawn as RGB and painted as BGR (the canvas of _draw)
+        # colours are drawn as RGB and painted as BGR (the canvas of
+        # draw_shapes)
         top = np.array([
             rng.uniform(70, 170),
             rng.uniform(120, 210),
@@ -92,13 +93,13 @@ class _SkyAndGround:
         haze = top + rng.uniform(15, 45)
         mix = np.clip(rows / np.maximum(horizon.mean(), 1), 0, 1)[..., None]
         sky = top * (1 - mix) + haze * mix
-        sky = sky + _smooth_noise(rng, height, width, 4)[..., None] * 4
+        sky = sky + smooth_noise(rng, height, width, 4)[..., None] * 4
 
         soil = np.array(
             [rng.uniform(80, 170),
              rng.uniform(70, 150),
              rng.uniform(20, 80)], np.float32)
-        blotches = _smooth_noise(rng, height, width, 6)[..., None] * 22
+        blotches = smooth_noise(rng, height, width, 6)[..., None] * 22
         speckle = rng.normal(0, 20, (height, width, 1)).astype(np.float32)
         ground = soil + blotches + speckle
 
@@ -149,11 +150,6 @@ def _panoptic(instances: List[dict],
         if visible.sum() >= MIN_AREA:
             add(visible, first_stuff + k, False)
     return ids, segments
-
-
-def _write(path: str, img: np.ndarray, params: Tuple[int, ...] = ()) -> None:
-    if not cv2.imwrite(path, img, list(params)):
-        raise OSError(f'Could not write {path}')
 
 
 def _id_png(ids: np.ndarray) -> np.ndarray:
@@ -220,14 +216,14 @@ def make_coco_panoptic_style(
         # one generator per image: any subset regenerates identically
         rng = np.random.default_rng([seed, i, split == 'val'])
         scene = _SkyAndGround()
-        img, shapes = _draw(rng, scene)
+        img, shapes = draw_shapes(rng, scene)
         ids, segments = _panoptic(shapes, scene)
         image_id = i + 1
         stem = f'{image_id:012d}'
-        _write(
+        write_image(
             osp.join(out_dir, f'{split}2017', stem + '.jpg'), img,
             (cv2.IMWRITE_JPEG_QUALITY, 90))
-        _write(
+        write_image(
             osp.join(ann_dir, f'panoptic_{split}2017', stem + '.png'),
             _id_png(ids))
         images[split].append(
@@ -242,7 +238,7 @@ def make_coco_panoptic_style(
                 file_name=stem + '.png',
                 segments_info=segments))
         for inst in shapes:
-            ann, _ = _annotation(inst, rng)
+            ann, _ = coco_annotation(inst, rng)
             instances[split].append(
                 dict(id=len(instances[split]) + 1, image_id=image_id, **ann))
         for segment in segments:
@@ -252,6 +248,7 @@ def make_coco_panoptic_style(
                 counts[split]['things'] += 1
                 counts[split]['crowd'] += segment['iscrowd']
 
+    # the description names the file's old path: the files stay unchanged
     info = dict(
         description='hornet_mm synthetic shapes, sky and ground '
         '(hornet_mm/datasets/synthetic_panoptic.py)',

@@ -1,30 +1,30 @@
-"""A small, seeded, learnable COCO-format instance-segmentation set.
+"""What more than one synthetic-data writer uses.
 
-``make_coco_style`` writes the COCO 2017 layout: JPEG files in
-``train2017/`` and ``val2017/`` and ``annotations/instances_{split}2017.json``
-with images, categories and annotations (``bbox`` as ``[x, y, w, h]``,
-``area``, ``iscrowd``, ``segmentation``). Every image shows 1 to 6 filled
-shapes of :data:`COCO_SHAPE_CLASSES` with random colours, sizes and
-positions over a textured, noisy background; shapes often overlap, and each
-mask and box describes the part left visible by the shapes drawn later.
+* colours and fills: :func:`distinct_colour`, :func:`shaded_fill`;
+* backgrounds: :func:`smooth_noise`, :func:`skyline` (a wavy horizon),
+  :func:`textured_background`;
+* the shapes of the COCO-style sets (:data:`COCO_SHAPE_CLASSES`) and the
+  scene of overlapping shapes, crowd clusters and visible masks the COCO
+  instance and panoptic writers share (:func:`draw_shapes`);
+* the COCO annotation of one drawn instance (:func:`coco_annotation`:
+  polygons, compressed or uncompressed RLE);
+* :func:`write_image`: ``cv2.imwrite`` that raises when nothing is written.
 
-As in real COCO, most ``segmentation`` fields are polygons, some are
-compressed RLE (``counts`` a string) and a few ``iscrowd=1`` regions (a
-cluster of small shapes of one category) use uncompressed RLE (``counts`` a
-list). The polygons follow the pixel edges, so they decode (pycocotools
-``annToMask``) to exactly the visible mask that ``area`` and ``bbox``
-describe.
+Every function draws from the ``rng`` it is given in a fixed order, so a
+writer that calls them in a fixed order writes byte-identical files for a
+seed.
 """
-import json
-import os
-import os.path as osp
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 from pycocotools import mask as mask_util
 
-__all__ = ['COCO_SHAPE_CLASSES', 'make_coco_style']
+__all__ = [
+    'COCO_SHAPE_CLASSES', 'coco_annotation', 'distinct_colour', 'draw_shapes',
+    'shaded_fill', 'skyline', 'smooth_noise', 'textured_background',
+    'write_image'
+]
 
 # paints a filled shape of extent ``size`` px centred on (cx, cy) into a mask
 Shape = Callable[[np.ndarray, np.random.Generator, float, float, float], None]
@@ -45,6 +45,52 @@ CROWD_CHANCE = 0.1
 """Chance that an image holds one ``iscrowd=1`` cluster."""
 OVERLAP_CHANCE = 0.4
 """Chance that an object is placed across an earlier one."""
+
+
+def write_image(path: str, img: np.ndarray,
+                params: Sequence[int] = ()) -> None:
+    """``cv2.imwrite(path, img, params)``; raises ``OSError`` if it fails."""
+    if not cv2.imwrite(path, img, list(params)):
+        raise OSError(f'Could not write {path}')
+
+
+def smooth_noise(rng: np.random.Generator, height: int, width: int,
+                 cells: int) -> np.ndarray:
+    """Zero-mean, unit-scale noise varying over about ``cells`` cells."""
+    grid = rng.normal(0, 1, (cells, cells)).astype(np.float32)
+    return cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def skyline(rng: np.random.Generator, width: int, base: float,
+            amplitude: float) -> np.ndarray:
+    """A random smooth curve: row of the boundary at every column."""
+    x = np.linspace(0, 2 * np.pi, width)
+    curve = np.full(width, base)
+    for _ in range(3):
+        curve += amplitude * rng.uniform(
+            0.2,
+            1) * np.sin(rng.uniform(0.5, 3) * x + rng.uniform(0, 2 * np.pi))
+    return curve
+
+
+def distinct_colour(rng: np.random.Generator, under: np.ndarray,
+                    others: List[np.ndarray]) -> np.ndarray:
+    """A colour far from the background under the object and earlier ones."""
+    for _ in range(30):
+        colour = rng.integers(0, 256, 3).astype(np.float32)
+        if (np.abs(colour - under).mean() > 70 and all(
+                np.abs(colour - other).mean() > 45 for other in others)):
+            break
+    return colour
+
+
+def shaded_fill(canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray,
+                rng: np.random.Generator) -> None:
+    """Paint ``colour`` with a gentle linear shading where ``mask`` is set."""
+    ys, xs = np.nonzero(mask)
+    slope = rng.uniform(-0.4, 0.4, 2)
+    shade = (xs - xs.mean()) * slope[0] + (ys - ys.mean()) * slope[1]
+    canvas[ys, xs] = colour + shade[:, None].astype(np.float32)
 
 
 def _fill(mask: np.ndarray, points: np.ndarray) -> None:
@@ -95,8 +141,8 @@ COCO_SHAPE_CLASSES: Dict[str, Shape] = {
 """Category names (ids 1, 2, ... in this order) and their painters."""
 
 
-def _background(rng: np.random.Generator, height: int,
-                width: int) -> np.ndarray:
+def textured_background(rng: np.random.Generator, height: int,
+                        width: int) -> np.ndarray:
     """A float image: colour, gradient, blotchy low-frequency noise, lines."""
     img = np.empty((height, width, 3), np.float32)
     img[:] = rng.integers(30, 226, 3)
@@ -113,26 +159,6 @@ def _background(rng: np.random.Generator, height: int,
         cv2.line(img, start, end, tuple(float(c) for c in shade),
                  int(rng.integers(1, 3)))
     return img
-
-
-def _colour(rng: np.random.Generator, under: np.ndarray,
-            others: List[np.ndarray]) -> np.ndarray:
-    """A colour far from the background under the object and earlier ones."""
-    for _ in range(30):
-        colour = rng.integers(0, 256, 3).astype(np.float32)
-        if (np.abs(colour - under).mean() > 70 and all(
-                np.abs(colour - other).mean() > 45 for other in others)):
-            break
-    return colour
-
-
-def _shaded_fill(canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray,
-                 rng: np.random.Generator) -> None:
-    """Paint ``colour`` with a gentle linear shading where ``mask`` is set."""
-    ys, xs = np.nonzero(mask)
-    slope = rng.uniform(-0.4, 0.4, 2)
-    shade = (xs - xs.mean()) * slope[0] + (ys - ys.mean()) * slope[1]
-    canvas[ys, xs] = colour + shade[:, None].astype(np.float32)
 
 
 def _keeps_visible(mask: np.ndarray, ids: np.ndarray,
@@ -207,9 +233,9 @@ def _crowd(rng: np.random.Generator, shape: Shape, ids: np.ndarray,
     return None, []
 
 
-def _draw(
+def draw_shapes(
     rng: np.random.Generator,
-    paint_background: Background = _background
+    paint_background: Background = textured_background
 ) -> Tuple[np.ndarray, List[dict]]:
     """Draw one image; return it and its visible instances in paint order.
 
@@ -247,8 +273,8 @@ def _draw(
         if mask is None:
             continue
         for piece in pieces:
-            colour = _colour(rng, background[piece].mean(0), colours)
-            _shaded_fill(canvas, piece, colour, rng)
+            colour = distinct_colour(rng, background[piece].mean(0), colours)
+            shaded_fill(canvas, piece, colour, rng)
         if not crowd:
             colours.append(colour)
         meta.append((category, crowd))
@@ -311,8 +337,14 @@ def _uncompressed_rle(mask: np.ndarray) -> dict:
     return dict(size=list(mask.shape), counts=counts)
 
 
-def _annotation(inst: dict, rng: np.random.Generator) -> Tuple[dict, str]:
-    """The COCO annotation fields of one instance and its mask kind."""
+def coco_annotation(inst: dict, rng: np.random.Generator) -> Tuple[dict, str]:
+    """The COCO annotation fields of one instance and its mask kind.
+
+    ``inst`` is an instance of :func:`draw_shapes`; the kind is
+    ``'polygon'``, ``'rle'`` (compressed RLE, with chance
+    :data:`RLE_FRACTION` or where polygons cannot hold the mask) or
+    ``'crowd'`` (uncompressed RLE).
+    """
     mask = inst['mask']
     ys, xs = np.nonzero(mask)
     x0, y0 = int(xs.min()), int(ys.min())
@@ -339,85 +371,3 @@ def _annotation(inst: dict, rng: np.random.Generator) -> Tuple[dict, str]:
         bbox=bbox,
         iscrowd=int(inst['crowd']))
     return ann, kind
-
-
-def make_coco_style(out_dir: str,
-                    num_train: int = 200,
-                    num_val: int = 50,
-                    seed: int = 0,
-                    progress: bool = True) -> Dict[str, Dict[str, int]]:
-    """Write a seeded COCO-format instance-segmentation set of drawn shapes.
-
-    Args:
-        out_dir: Dataset root (``data_root`` of the config); gets
-            ``train2017/``, ``val2017/`` and ``annotations/``.
-        num_train: Training images.
-        num_val: Validation images.
-        seed: Seed; the same seed writes byte-identical files.
-        progress: Show a progress bar.
-
-    Returns:
-        Per split (``'train'``, ``'val'``): the number of ``images`` and
-        ``annotations``, and of annotations stored as ``polygon``, as
-        compressed ``rle`` and as ``crowd`` regions (uncompressed RLE).
-    """
-    categories = [
-        dict(id=i, name=name, supercategory='shape')
-        for i, name in enumerate(COCO_SHAPE_CLASSES, 1)
-    ]
-    jobs = [(split, i)
-            for split, count in (('train', num_train), ('val', num_val))
-            for i in range(count)]
-    os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    images: Dict[str, List[dict]] = {'train': [], 'val': []}
-    annotations: Dict[str, List[dict]] = {'train': [], 'val': []}
-    counts = {
-        split: dict(images=0, annotations=0, polygon=0, rle=0, crowd=0)
-        for split in images
-    }
-
-    iterator = jobs
-    if progress:
-        from rich.progress import track
-        iterator = track(jobs, description='writing images')
-    for split, i in iterator:
-        # one generator per image: any subset regenerates identically
-        rng = np.random.default_rng([seed, i, split == 'val'])
-        img, instances = _draw(rng)
-        image_id = i + 1
-        file_name = f'{image_id:012d}.jpg'
-        folder = osp.join(out_dir, f'{split}2017')
-        os.makedirs(folder, exist_ok=True)
-        path = osp.join(folder, file_name)
-        if not cv2.imwrite(path, img, [cv2.IMWRITE_JPEG_QUALITY, 90]):
-            raise OSError(f'Could not write {path}')
-        images[split].append(
-            dict(
-                id=image_id,
-                file_name=file_name,
-                height=img.shape[0],
-                width=img.shape[1]))
-        for inst in instances:
-            ann, kind = _annotation(inst, rng)
-            ann = dict(
-                id=len(annotations[split]) + 1, image_id=image_id, **ann)
-            annotations[split].append(ann)
-            counts[split][kind] += 1
-
-    for split in images:
-        counts[split]['images'] = len(images[split])
-        counts[split]['annotations'] = len(annotations[split])
-        coco = dict(
-            info=dict(
-                description='hornet_mm synthetic shapes '
-                '(hornet_mm/datasets/synthetic_coco.py)',
-                version='1.0',
-                seed=seed),
-            licenses=[],
-            images=images[split],
-            annotations=annotations[split],
-            categories=categories)
-        path = osp.join(out_dir, 'annotations', f'instances_{split}2017.json')
-        with open(path, 'w') as f:
-            json.dump(coco, f)
-    return counts
