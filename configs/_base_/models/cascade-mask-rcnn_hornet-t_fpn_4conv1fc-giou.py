@@ -1,7 +1,10 @@
 # Cascade Mask R-CNN with a HorNet-T backbone, as published: box heads with
 # four 3x3 convs (SyncBN) and one fc, GIoU loss (weight 10) on decoded boxes,
-# one target std per stage.
-_base_ = 'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py'
+# one target std per stage. The backbone: hornet-t_dense.py.
+_base_ = [
+    'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py',
+    './hornet-t_dense.py',
+]
 custom_imports = dict(imports=['hornet_mm'], allow_failed_imports=False)
 
 
@@ -28,20 +31,11 @@ def _box_head(target_stds):
 
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='hornet_mm.HorNet',
-        arch='tiny',
-        drop_path_rate=0.4,
-        out_indices=(0, 1, 2, 3),
-        gap_before_final_norm=False,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='checkpoints/hornet-tiny_in1k.pth',
-            prefix='backbone.')),
+    backbone=_base_.hornet_backbone,
     neck=dict(in_channels=[64, 128, 256, 512]),
     roi_head=dict(bbox_head=[
         _box_head([0.1, 0.1, 0.2, 0.2]),
         _box_head([0.05, 0.05, 0.1, 0.1]),
         _box_head([0.033, 0.033, 0.067, 0.067]),
     ]))
+del _base_.hornet_backbone

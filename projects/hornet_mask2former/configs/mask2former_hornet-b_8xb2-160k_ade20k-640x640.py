@@ -4,34 +4,20 @@
 # 100 queries - with the HorNet side of the published HorNet-B UperNet
 # recipe: drop path 0.4 and stage-wise lr decay 0.9 over 12 layers, in place
 # of Swin's flat backbone lr multiplier 0.1.
-_base_ = 'mmseg::mask2former/mask2former_swin-b-in1k-384x384-pre_8xb2-160k_ade20k-640x640.py'  # noqa
+_base_ = [
+    'mmseg::mask2former/mask2former_swin-b-in1k-384x384-pre_8xb2-160k_ade20k-640x640.py',  # noqa
+    '../../../configs/_base_/models/hornet-t_dense.py',
+    './_base_/hornet_layer-decay.py',
+]
 custom_imports = dict(imports=['hornet_mm'], allow_failed_imports=False)
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='hornet_mm.HorNet',
-        arch='base',
-        drop_path_rate=0.4,
-        out_indices=(0, 1, 2, 3),
-        gap_before_final_norm=False,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='checkpoints/hornet-base_in1k.pth',
-            prefix='backbone.')),
+    backbone=_base_.hornet_backbone,
     decode_head=dict(in_channels=[128, 256, 512, 1024]))
+model['backbone'].update(
+    arch='base', init_cfg=dict(checkpoint='checkpoints/hornet-base_in1k.pth'))
 
-# the query and level embeddings without weight decay, as in the library's
-# recipe; 1-D parameters (norms, layer scales) and biases also go without
-embed_multi = dict(lr_mult=1.0, decay_mult=0.0)
-optim_wrapper = dict(
-    constructor='hornet_mm.HorNetLayerDecayOptimizerConstructor',
-    paramwise_cfg=dict(
-        _delete_=True,
-        decay_rate=0.9,
-        decay_type='stage_wise',
-        num_layers=12,
-        custom_keys=dict(
-            query_embed=embed_multi,
-            query_feat=embed_multi,
-            level_embed=embed_multi)))
+optim_wrapper = _base_.layer_decay_optim_wrapper
+optim_wrapper.paramwise_cfg.update(
+    decay_rate=0.9, decay_type='stage_wise', num_layers=12)
+del _base_.hornet_backbone, _base_.layer_decay_optim_wrapper

@@ -5,36 +5,24 @@
 # of the published HorNet-L COCO recipe (Cascade Mask R-CNN 3x): drop path
 # 0.7 and layer-wise lr decay 0.7 over 12 layers in place of Swin's flat
 # backbone lr multiplier 0.1.
-_base_ = 'mmdet::mask2former/mask2former_swin-l-p4-w12-384-in21k_16xb1-lsj-100e_coco-panoptic.py'  # noqa
+_base_ = [
+    'mmdet::mask2former/mask2former_swin-l-p4-w12-384-in21k_16xb1-lsj-100e_coco-panoptic.py',  # noqa
+    '../../../configs/_base_/models/hornet-t_dense.py',
+    './_base_/hornet_layer-decay.py',
+]
 custom_imports = dict(
     imports=['hornet_mm', 'projects.hornet_mask2former.hornet_mask2former'],
     allow_failed_imports=False)
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='hornet_mm.HorNet',
-        arch='large',
-        drop_path_rate=0.7,
-        out_indices=(0, 1, 2, 3),
-        gap_before_final_norm=False,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='checkpoints/hornet-large_in22k.pth',
-            prefix='backbone.')),
+    backbone=_base_.hornet_backbone,
     panoptic_head=dict(in_channels=[192, 384, 768, 1536]))
+model['backbone'].update(
+    arch='large',
+    drop_path_rate=0.7,
+    init_cfg=dict(checkpoint='checkpoints/hornet-large_in22k.pth'))
 
-# the query and level embeddings without weight decay, as in the library's
-# recipe; 1-D parameters (norms, layer scales) and biases also go without
-embed_multi = dict(lr_mult=1.0, decay_mult=0.0)
-optim_wrapper = dict(
-    constructor='hornet_mm.HorNetLayerDecayOptimizerConstructor',
-    paramwise_cfg=dict(
-        _delete_=True,
-        decay_rate=0.7,
-        decay_type='layer_wise',
-        num_layers=12,
-        custom_keys=dict(
-            query_embed=embed_multi,
-            query_feat=embed_multi,
-            level_embed=embed_multi)))
+optim_wrapper = _base_.layer_decay_optim_wrapper
+optim_wrapper.paramwise_cfg.update(
+    decay_rate=0.7, decay_type='layer_wise', num_layers=12)
+del _base_.hornet_backbone, _base_.layer_decay_optim_wrapper
