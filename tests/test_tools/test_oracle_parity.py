@@ -16,8 +16,9 @@ metrics must equal the oracle's:
   the rounding (mmdet 2.x reports 4 decimals, 3.x 3);
 * segmentation, single-scale sliding window and (small models) multi-scale
   + flip: class probabilities at 400 fixed pixels of each image within
-  ``PROB_TOL``, the predicted label maps equal but for at most ``PIXEL_FRACTION`` of the pixels,
-  mIoU equal to 0.01 (mmseg 1.x rounds to 2 decimals).
+  ``PROB_TOL``, the predicted label maps equal but for at most
+  ``PIXEL_FRACTION`` of the pixels, mIoU equal to 0.01 (mmseg 1.x rounds to
+  2 decimals).
 """
 import os.path as osp
 import pickle
