@@ -1,6 +1,6 @@
 # A small-HorNet Mask R-CNN trained from scratch on the generated COCO-format
 # set (4 categories of drawn shapes, polygon/RLE masks, crowd regions):
-#   python tools/misc/generate_coco_style.py data/synthetic_coco
+#   python tools/misc/make_synthetic_data.py coco data/synthetic_coco
 #   python tools/train.py configs/detection/mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py
 # One process, 4 images per batch, images at most 384 x 256.
 _base_ = [

@@ -1,6 +1,6 @@
 # A small HorNet (custom arch, 7x7 and global-filter stages) trained from
 # scratch on the generated 8-class ImageNet-style set (shapes and textures):
-#   python tools/misc/generate_imagenet_style.py data/synthetic_imagenet
+#   python tools/misc/make_synthetic_data.py imagenet data/synthetic_imagenet
 #   python tools/train.py configs/hornet/hornet-nano_1xb32_synthetic-in8.py
 # One process, batch 32, 64x64 crops, 40 epochs of 1200 images: about 1.5
 # minutes on 2 CPU cores, top-1 about 85% on val (chance: 12.5%).

@@ -1,6 +1,6 @@
 # A small-HorNet UperNet trained from scratch on the generated ADE20K-format
 # set (sky, ground and 4 kinds of shapes; label 0 = "other", ignored):
-#   python tools/misc/generate_ade_style.py data/synthetic_ade
+#   python tools/misc/make_synthetic_data.py ade data/synthetic_ade
 #   python tools/train.py \
 #       configs/segmentation/hornet-nano_upernet_1xb8-2k_synthetic-ade-128x128.py
 # One process, 8 crops of 128 x 128 per batch; sliding-window test with 128

@@ -240,9 +240,9 @@ def test_generation_is_seeded(data_root, tmp_path):
 
 
 def test_tool_writes_the_set(tmp_path, monkeypatch, capsys):
-    tool = load_tool('tools/misc/generate_coco_panoptic_style.py')
+    tool = load_tool('tools/misc/make_synthetic_data.py')
     monkeypatch.setattr(sys, 'argv', [
-        'generate_coco_panoptic_style.py',
+        'make_synthetic_data.py', 'coco-panoptic',
         str(tmp_path), '--num-train', '2', '--num-val', '1', '--seed', '3'
     ])
     assert tool.main() == 0

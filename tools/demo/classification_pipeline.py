@@ -3,7 +3,8 @@
 Steps (each prints what it did and where its output went):
 
 1. data: a seeded 8-class ImageNet-style set of drawn shapes and textures
-   (``tools/misc/generate_imagenet_style.py``), unless it is already there;
+   (``tools/misc/make_synthetic_data.py imagenet``), unless it is already
+   there;
 2. training: a small HorNet (7x7 and global-filter stages) from scratch with
    ``tools/train.py configs/hornet/hornet-nano_1xb32_synthetic-in8.py``;
 3. evaluation with ``tools/test.py``: top-1 on the validation split, single
@@ -113,8 +114,8 @@ def main() -> int:
         sys.stdout.write(
             pipe.run([
                 python,
-                osp.join(REPO, 'tools', 'misc', 'generate_imagenet_style.py'),
-                data_root
+                osp.join(REPO, 'tools', 'misc', 'make_synthetic_data.py'),
+                'imagenet', data_root
             ]).splitlines()[-1] + '\n')
 
     pipe.step(2, 'train a small HorNet from scratch (tools/train.py)')

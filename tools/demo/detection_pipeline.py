@@ -3,8 +3,8 @@
 Steps (each prints what it did and where its output went):
 
 1. data: a seeded COCO-format instance set (drawn shapes of 4 categories,
-   polygon and RLE masks, crowd regions; ``tools/misc/generate_coco_style.py``)
-   unless it is already there;
+   polygon and RLE masks, crowd regions;
+   ``tools/misc/make_synthetic_data.py coco``) unless it is already there;
 2. training: a small-HorNet Mask R-CNN from scratch with ``tools/train.py``;
 3. evaluation with ``tools/test.py`` and pycocotools: COCO bbox and segm mAP
    on the validation split;
@@ -61,8 +61,8 @@ def main() -> int:
         sys.stdout.write(
             pipe.run([
                 python,
-                osp.join(REPO, 'tools', 'misc', 'generate_coco_style.py'),
-                data_root
+                osp.join(REPO, 'tools', 'misc', 'make_synthetic_data.py'),
+                'coco', data_root
             ]))
 
     pipe.step(2, 'train a small-HorNet Mask R-CNN from scratch')

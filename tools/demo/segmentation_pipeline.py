@@ -3,7 +3,8 @@
 Steps (each prints what it did and where its output went):
 
 1. data: a seeded ADE20K-format set (sky, ground and drawn shapes, label 0 =
-   "other"; ``tools/misc/generate_ade_style.py``) unless it is already there;
+   "other"; ``tools/misc/make_synthetic_data.py ade``) unless it is already
+   there;
 2. training: a small-HorNet UperNet (``--head gnuper``: with the gnConv
    UPerNet head) from scratch with ``tools/train.py``;
 3. evaluation with ``tools/test.py`` (mmseg's IoUMetric, sliding window):
@@ -94,8 +95,8 @@ def main() -> int:
         sys.stdout.write(
             pipe.run([
                 python,
-                osp.join(REPO, 'tools', 'misc', 'generate_ade_style.py'),
-                data_root
+                osp.join(REPO, 'tools', 'misc', 'make_synthetic_data.py'),
+                'ade', data_root
             ]))
 
     pipe.step(2, f'train a small-HorNet UperNet ({args.head}) from scratch')

@@ -7,9 +7,7 @@ One sub-command per kind (the writers are in hornet_mm/datasets/synthetic/):
   coco-panoptic  COCO panoptic segmentation
   ade            ADE20K semantic segmentation
 
-The same arguments and seed write byte-identical files. The scripts
-tools/misc/generate_{imagenet,coco,coco_panoptic,ade}_style.py run the
-matching sub-command.
+The same arguments and seed write byte-identical files.
 
 Examples:
     python tools/misc/make_synthetic_data.py imagenet data/synthetic_imagenet

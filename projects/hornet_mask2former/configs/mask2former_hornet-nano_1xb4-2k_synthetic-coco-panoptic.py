@@ -1,7 +1,7 @@
 # Mask2Former with a small HorNet, trained from scratch on the generated
 # COCO-panoptic-format set (things: 4 kinds of drawn shapes; stuff: sky and
 # ground):
-#   python tools/misc/generate_coco_panoptic_style.py data/synthetic_coco_panoptic  # noqa
+#   python tools/misc/make_synthetic_data.py coco-panoptic data/synthetic_coco_panoptic  # noqa
 #   python tools/train.py projects/hornet_mask2former/configs/mask2former_hornet-nano_1xb4-2k_synthetic-coco-panoptic.py  # noqa
 # The HorNet-T recipe scaled down: large-scale jitter at 256 instead of 1024,
 # a 64-channel head with 20 queries, 2 pixel-decoder and 3 transformer-decoder

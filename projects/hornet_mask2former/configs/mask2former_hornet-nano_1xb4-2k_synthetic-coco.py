@@ -2,7 +2,7 @@
 # COCO-format instance set (4 kinds of drawn shapes, polygon/RLE masks, crowd
 # regions); the panoptic config's model and schedule, in instance mode (as
 # mmdet's instance configs derive from its panoptic ones):
-#   python tools/misc/generate_coco_style.py data/synthetic_coco
+#   python tools/misc/make_synthetic_data.py coco data/synthetic_coco
 #   python tools/train.py projects/hornet_mask2former/configs/mask2former_hornet-nano_1xb4-2k_synthetic-coco.py  # noqa
 _base_ = './mask2former_hornet-nano_1xb4-2k_synthetic-coco-panoptic.py'
 

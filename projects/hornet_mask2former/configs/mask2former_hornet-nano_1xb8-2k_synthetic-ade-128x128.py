@@ -1,6 +1,6 @@
 # Mask2Former with a small HorNet, trained from scratch on the generated
 # ADE20K-format set (sky, ground and 4 kinds of drawn shapes; 0 = "other"):
-#   python tools/misc/generate_ade_style.py data/synthetic_ade
+#   python tools/misc/make_synthetic_data.py ade data/synthetic_ade
 #   python tools/train.py projects/hornet_mask2former/configs/mask2former_hornet-nano_1xb8-2k_synthetic-ade-128x128.py  # noqa
 # The HorNet-T recipe scaled down: 128 x 128 crops, a 64-channel head with 20
 # queries, 2 pixel-decoder and 3 transformer-decoder layers, fewer sampled
