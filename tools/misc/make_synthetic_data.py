@@ -28,9 +28,15 @@ from hornet_mm.datasets.synthetic import (ADE_STYLE_CLASSES, SHAPE_CLASSES,
                                           make_coco_style, make_imagenet_style)
 
 
-def _sub_command(subparsers, name: str, doc: str) -> argparse.ArgumentParser:
+def _sub_command(subparsers,
+                 name: str,
+                 doc: str,
+                 num_train: int,
+                 num_val: int,
+                 write,
+                 per: str = '') -> argparse.ArgumentParser:
     """The parser of sub-command ``name``, described by ``doc``'s first line
-    (``--help`` also shows the rest)."""
+    (``--help`` also shows the rest), with the options every kind has."""
     summary, _, details = doc.partition('\n')
     parser = subparsers.add_parser(
         name,
@@ -39,6 +45,15 @@ def _sub_command(subparsers, name: str, doc: str) -> argparse.ArgumentParser:
         epilog=details.strip() or None,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('out_dir', help='dataset root to write')
+    parser.add_argument(
+        '--num-train',
+        type=int,
+        default=num_train,
+        help=f'training images{per}')
+    parser.add_argument(
+        '--num-val', type=int, default=num_val, help=f'val images{per}')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.set_defaults(write=write)
     return parser
 
 
@@ -53,18 +68,19 @@ positions (see hornet_mm/datasets/synthetic/imagenet.py).
 
 
 def _add_imagenet(subparsers) -> None:
-    parser = _sub_command(subparsers, 'imagenet', IMAGENET)
-    parser.add_argument(
-        '--num-train', type=int, default=150, help='train images per class')
-    parser.add_argument(
-        '--num-val', type=int, default=25, help='val images per class')
+    parser = _sub_command(
+        subparsers,
+        'imagenet',
+        IMAGENET,
+        150,
+        25,
+        _write_imagenet,
+        per=' per class')
     parser.add_argument(
         '--classes',
         nargs='+',
         choices=list(SHAPE_CLASSES),
         help='subset of the classes (default: all)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.set_defaults(write=_write_imagenet)
 
 
 def _write_imagenet(args: argparse.Namespace) -> None:
@@ -91,12 +107,7 @@ hornet_mm/datasets/synthetic/coco.py).
 
 
 def _add_coco(subparsers) -> None:
-    parser = _sub_command(subparsers, 'coco', COCO)
-    parser.add_argument(
-        '--num-train', type=int, default=200, help='train images')
-    parser.add_argument('--num-val', type=int, default=50, help='val images')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.set_defaults(write=_write_coco)
+    _sub_command(subparsers, 'coco', COCO, 200, 50, _write_coco)
 
 
 def _write_coco(args: argparse.Namespace) -> None:
@@ -126,13 +137,8 @@ sky and the ground behind them (see hornet_mm/datasets/synthetic/panoptic.py).
 
 
 def _add_coco_panoptic(subparsers) -> None:
-    parser = _sub_command(subparsers, 'coco-panoptic', COCO_PANOPTIC)
-    parser.add_argument(
-        '--num-train', type=int, default=200, help='training images')
-    parser.add_argument(
-        '--num-val', type=int, default=50, help='validation images')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.set_defaults(write=_write_coco_panoptic)
+    _sub_command(subparsers, 'coco-panoptic', COCO_PANOPTIC, 200, 50,
+                 _write_coco_panoptic)
 
 
 def _write_coco_panoptic(args: argparse.Namespace) -> None:
@@ -160,13 +166,7 @@ the ground and drawn shapes (see hornet_mm/datasets/synthetic/ade.py).
 
 
 def _add_ade(subparsers) -> None:
-    parser = _sub_command(subparsers, 'ade', ADE)
-    parser.add_argument(
-        '--num-train', type=int, default=240, help='training images')
-    parser.add_argument(
-        '--num-val', type=int, default=60, help='validation images')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.set_defaults(write=_write_ade)
+    _sub_command(subparsers, 'ade', ADE, 240, 60, _write_ade)
 
 
 def _write_ade(args: argparse.Namespace) -> None:
