@@ -26,6 +26,7 @@ conv_seg}``, ``auxiliary_head.{convs,conv_seg}``; the key lists written by the
 * ``meta['CLASSES']`` / ``meta['PALETTE']`` become ``meta['dataset_meta']``
   (``classes``, ``palette``), which mmdet 3.x and mmseg 1.x read.
 """
+import copy
 import functools
 import os
 import os.path as osp
@@ -35,7 +36,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from hornet_mm.models.backbones.hornet import (convert_hornet_state_dict,
+from hornet_mm.models.backbones.hornet import (HorNet,
+                                               convert_hornet_state_dict,
                                                infer_hornet_arch,
                                                unwrap_checkpoint)
 from hornet_mm.utils.atomic import save_torch_atomic
@@ -208,7 +210,7 @@ def build_model_skeleton(config) -> torch.nn.Module:
 
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    model_cfg = cfg.model.copy()
+    model_cfg = copy.deepcopy(cfg.model)
     # the weights come from the checkpoint: nothing to read at build time
     model_cfg.get('backbone', {}).pop('init_cfg', None)
     with torch.device('meta'):
@@ -232,12 +234,22 @@ def repo_configs() -> List[str]:
 def find_matching_configs(
         state_dict: Dict[str, torch.Tensor],
         configs: Optional[Sequence[str]] = None) -> List[str]:
-    """The configs whose model a converted state dict loads into strictly."""
+    """The configs whose model a converted state dict loads into strictly.
+
+    Only configs whose backbone is the checkpoint's HorNet (read from the
+    config, without building it) are built and compared key by key.
+    """
     kind = 'segmentation' if any(
         k.startswith('decode_head.') for k in state_dict) else 'detection'
+    try:
+        arch = infer_hornet_arch(state_dict)
+    except ValueError:
+        arch = None
     matches = []
     for path in configs if configs is not None else repo_configs():
         if configs is None and f'{osp.sep}{kind}{osp.sep}' not in path:
+            continue
+        if arch is not None and _config_arch(path) not in (arch, None):
             continue
         expected = _config_layout(path)
         if expected is not None and not state_dict_mismatch(
@@ -247,12 +259,28 @@ def find_matching_configs(
 
 
 @functools.lru_cache(maxsize=None)
+def _config(path: str):
+    from mmengine.config import Config
+    return Config.fromfile(path)
+
+
+def _config_arch(path: str) -> Optional[dict]:
+    """The HorNet arch dict of a config's backbone; None when that is not a
+    HorNet of a known arch (then the config is compared in full)."""
+    backbone = (_config(path).get('model') or {}).get('backbone') or {}
+    if str(backbone.get('type', '')).split('.')[-1] != 'HorNet':
+        return None
+    try:
+        return HorNet._parse_arch(backbone.get('arch', 'tiny'))
+    except (TypeError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=None)
 def _config_layout(path: str) -> Optional[Dict[str, torch.Tensor]]:
     """The (meta-device) state dict of a config's model, once per process;
     None for a config without a model."""
-    from mmengine.config import Config
-
-    cfg = Config.fromfile(path)
+    cfg = _config(path)
     return build_model_skeleton(cfg).state_dict() if 'model' in cfg else None
 
 
