@@ -146,6 +146,7 @@ def _train_and_test(tmp, config, root, *extra):
     return json.loads(metrics.read_text())
 
 
+@pytest.mark.long  # see setup.cfg
 def test_embedded_instance_segmentation(tmp_path):
     from hornet_mm.datasets.synthetic import make_coco_style
     root = tmp_path / 'data'
@@ -159,6 +160,7 @@ def test_embedded_instance_segmentation(tmp_path):
     print(json.dumps(metrics))
 
 
+@pytest.mark.long  # see setup.cfg
 def test_embedded_panoptic_segmentation(tmp_path):
     from hornet_mm.datasets.synthetic import make_coco_panoptic_style
     root = tmp_path / 'data'
@@ -183,6 +185,7 @@ def test_embedded_panoptic_segmentation(tmp_path):
     print(json.dumps(metrics))
 
 
+@pytest.mark.long  # see setup.cfg
 def test_embedded_semantic_segmentation(tmp_path):
     from hornet_mm.datasets.synthetic import make_ade_style
     root = tmp_path / 'data'

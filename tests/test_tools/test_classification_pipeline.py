@@ -21,6 +21,8 @@ from helpers import REPO, repo_path, run_ok, run_python, run_tool
 from hornet_mm.apis import convert_checkpoint
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
+pytestmark = pytest.mark.long  # see setup.cfg
+
 NANO = osp.join(REPO, 'configs', 'hornet',
                 'hornet-nano_1xb32_synthetic-in8.py')
 MMPRETRAIN_TOOLS = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools')

@@ -10,6 +10,8 @@ import pytest
 
 from helpers import REPO
 
+pytestmark = pytest.mark.long  # see setup.cfg
+
 CONFIG = osp.join(REPO, 'configs', 'detection',
                   'mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')
 

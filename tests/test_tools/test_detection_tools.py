@@ -8,6 +8,8 @@ import pytest
 from helpers import REPO, run_python, run_tool
 from hornet_mm.datasets.synthetic import make_coco_style
 
+pytestmark = pytest.mark.long  # see setup.cfg
+
 NANO = osp.join(REPO, 'configs', 'detection',
                 'mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')
 CASCADE = osp.join(

@@ -14,6 +14,8 @@ import pytest
 from helpers import REPO
 from hornet_mm.datasets.synthetic import ADE_STYLE_PALETTE
 
+pytestmark = pytest.mark.long  # see setup.cfg
+
 SCRIPT = osp.join(REPO, 'tools', 'demo', 'segmentation_pipeline.py')
 
 

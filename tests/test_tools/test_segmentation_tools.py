@@ -15,6 +15,8 @@ from mmengine.registry import init_default_scope
 from helpers import REPO, load_tool, run_python
 from hornet_mm.datasets.synthetic import make_ade_style
 
+pytestmark = pytest.mark.long  # see setup.cfg
+
 SEG = osp.join(REPO, 'configs', 'segmentation')
 RECIPES = sorted(
     p for p in glob.glob(osp.join(SEG, '*.py')) if 'synthetic' not in p)
