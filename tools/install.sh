@@ -171,7 +171,7 @@ echo "mmcv==$MMCV_VERSION" >> "$CONSTRAINTS"
 # ---------------------------------------------------------------- OpenMMLab + hornet_mm
 log "OpenMMLab libraries, hornet_mm and test requirements"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$REPO/requirements/openmmlab.txt" \
-    -r "$REPO/requirements/tests.txt"
+    -r "$REPO/requirements/tests.txt" -r "$REPO/requirements/deploy.txt"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation --no-deps -e "$REPO"
 
 "$PY" - <<'EOF' || die "installed, but the final import check failed"

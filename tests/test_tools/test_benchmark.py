@@ -180,6 +180,31 @@ def test_tool_compare_prints_results_and_ratios(capsys):
     assert 'process max RSS' in out
 
 
+def test_tool_times_onnxruntime_next_to_pytorch(capsys):
+    """The exported GF classifier in ONNX Runtime, interleaved with the
+    PyTorch model; training and bf16 cases have no ONNX Runtime row."""
+    tool = load_tool(TOOL)
+    cases = tool.main([
+        '--arch', 'tiny-gf', '--models', 'hornet_mm', 'onnxruntime',
+        '--batch-size', '2', '--shape', '64', '--warmup', '1', '--repeats',
+        '2', '--modes', 'infer', 'train', '--no-memory'
+    ])
+    out = capsys.readouterr().out
+    assert sorted((c.model, c.settings['mode'])
+                  for c in cases) == [('hornet_mm', 'infer'),
+                                      ('hornet_mm', 'train'),
+                                      ('onnxruntime', 'infer')]
+    ort_case = next(c for c in cases if c.model == 'onnxruntime')
+    assert ort_case.error is None and len(ort_case.times_s) == 2
+    assert ort_case.note == 'ONNX Runtime CPU'
+    header, rows = _table_rows(out, '| mode ')
+    assert header[-1] == 'onnxruntime / hornet_mm'
+    infer = next(r for r in rows if r[0] == 'infer')
+    assert re.fullmatch(
+        r'\d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\), best '
+        r'\d+\.\d\d', infer[-1])
+
+
 def test_tool_compile_failure_falls_back_to_eager(capsys):
     tool = load_tool(TOOL)
     cases = tool.main([

@@ -24,7 +24,9 @@ Models:
   1000-class head. ``--compare`` adds the plain formulation of the same
   equations (``HorNet(fused=False)``, same weights) and timm's ConvNeXt-T
   (when timm is installed) and prints throughput ratios against the plain
-  formulation;
+  formulation; ``--models hornet_mm onnxruntime`` times the same classifier
+  exported to ONNX (TorchScript exporter, fixed batch) in ONNX Runtime's CPU
+  provider with as many threads (inference in float32 only);
 * one or more config files (``mmdet::mask_rcnn/...`` names a config shipped
   with the library): the model is built from the config's scope, a synthetic
   batch (random images; for detectors a few random boxes, labels and masks
@@ -56,6 +58,7 @@ import os.path as osp
 import platform
 import resource
 import sys
+import tempfile
 from functools import partial
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -97,9 +100,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--models',
         nargs='+',
-        choices=COMPARE_MODELS,
+        choices=COMPARE_MODELS + ('onnxruntime', ),
         help='with --arch: the models to time (default: hornet_mm, or all '
-        'of them with --compare)')
+        'but onnxruntime with --compare); onnxruntime is hornet_mm\'s '
+        'classifier exported to ONNX and run by ONNX Runtime on the CPU '
+        '(inference, fp32)')
     parser.add_argument(
         '--device',
         default='cuda' if torch.cuda.is_available() else 'cpu',
@@ -492,11 +497,40 @@ def _arch_step(args: argparse.Namespace, device: torch.device, name: str,
                            labels.to(device)), note
 
 
+def _onnxruntime_step(args: argparse.Namespace, weights: Dict[str,
+                                                              torch.Tensor],
+                      images: torch.Tensor) -> Tuple[Callable[[], None], str]:
+    """hornet_mm's classifier (same weights) exported to ONNX for the
+    batch's fixed shape, run by ONNX Runtime's CPU provider with the torch
+    thread count."""
+    from hornet_mm.deployment import OrtModel
+    model = build_classifier('hornet_mm', args.arch)
+    model.load_state_dict(weights)
+    with tempfile.TemporaryDirectory() as workdir, torch.no_grad():
+        path = osp.join(workdir, 'classifier.onnx')
+        torch.onnx.export(
+            model.eval(), (images, ),
+            path,
+            input_names=['input'],
+            opset_version=17,
+            dynamo=False)
+        ort_model = OrtModel(path, threads=torch.get_num_threads())
+    feed = {ort_model.input_name: images.numpy()}
+
+    def infer() -> None:
+        ort_model.session.run(None, feed)
+
+    return infer, 'ONNX Runtime CPU'
+
+
 def arch_cases(args: argparse.Namespace, device: torch.device, height: int,
                width: int) -> List[Case]:
     """Cases of ``--arch`` (and ``--compare``)."""
     models = list(
         args.models or (COMPARE_MODELS if args.compare else ('hornet_mm', )))
+    if 'onnxruntime' in models and device.type != 'cpu':
+        print('[benchmark] onnxruntime is timed on the CPU only: left out')
+        models.remove('onnxruntime')
     if 'convnext_t' in models:
         try:
             import timm  # noqa: F401
@@ -519,6 +553,20 @@ def arch_cases(args: argparse.Namespace, device: torch.device, height: int,
                                                        args.channels_last,
                                                        args.compile):
         for name in models:
+            if name == 'onnxruntime':
+                if (mode, precision, cl, comp) != ('infer', 'fp32', 'off',
+                                                   'off'):
+                    continue  # inference in float32, as exported
+                step, note = _onnxruntime_step(args, weights, images)
+                cases.append(
+                    Case(
+                        model=name,
+                        settings=_settings(mode, precision, cl, comp),
+                        batch_size=batch,
+                        step=step,
+                        device=device,
+                        note=note))
+                continue
             make = partial(_arch_step, args, device, name, weights, images,
                            labels, mode, precision, cl)
             step, note = make(comp)

@@ -21,6 +21,10 @@ Deviations from the original release:
   disabled, for any input dtype, and its result is cast back to the input
   dtype (the release casts to float32 but leaves autocast on and returns
   float32 under fp16 training).
+* While exporting (:func:`exporting`) the FFT branch is computed as dense
+  products with constant DFT matrices for the input's fixed size
+  (:mod:`~hornet_mm.models.layers.dft`): ONNX runtimes lack a usable real
+  FFT. The result equals the FFT path to float32 rounding.
 * Loading a ``complex_weight`` of another filter size resizes it bilinearly
   (``align_corners=True``, the same rule the forward pass uses) with a logged
   warning; a release checkpoint trained at 224 thus loads into a 384 model.
@@ -48,10 +52,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import print_log
 
+from .dft import dft_filter2d
+
 __all__ = [
     'LayerNorm2d', 'GlobalLocalFilter', 'GnConv', 'build_decoder_gnconv',
-    'build_mixer', 'gnconv_widths', 'fusion_allowed'
+    'build_mixer', 'gnconv_widths', 'fusion_allowed', 'exporting'
 ]
+
+
+def exporting() -> bool:
+    """Whether the model is being exported (``torch.onnx.export`` with
+    either exporter, ``torch.export``): the global filter then takes its
+    matrix form, which needs no FFT operator."""
+    if torch.onnx.is_in_onnx_export():
+        return True
+    is_exporting = getattr(torch.compiler, 'is_exporting', None)
+    return bool(is_exporting is not None and is_exporting())
 
 
 def _float16(x: torch.Tensor) -> bool:
@@ -187,18 +203,29 @@ class GlobalLocalFilter(nn.Module):
             self._filter(x).permute(0, 2, 3, 1), norm.normalized_shape, weight,
             bias, norm.eps).permute(0, 3, 1, 2)
 
-    def _global_filter(self, x: torch.Tensor) -> torch.Tensor:
+    def _global_filter(self,
+                       x: torch.Tensor,
+                       matrix_form: Optional[bool] = None) -> torch.Tensor:
         """Multiply by the learnable filter in the 2-D Fourier domain.
 
         Runs in float32 whatever the input dtype or autocast state: cuFFT has
         no bf16 kernels and half-precision FFTs only take power-of-two sizes.
+        ``matrix_form`` (default: while exporting, see :func:`exporting`)
+        computes the transforms as products with constant DFT matrices for
+        the input's size (:func:`~hornet_mm.models.layers.dft.dft_filter2d`)
+        instead of ``rfft2`` / ``irfft2``.
         """
         height, width = x.shape[-2:]
+        if matrix_form is None:
+            matrix_form = exporting()
         with torch.autocast(device_type=x.device.type, enabled=False):
-            spec = torch.fft.rfft2(x.float(), dim=(2, 3), norm='ortho')
             weight = self.complex_weight.float()
-            if tuple(weight.shape[1:3]) != tuple(spec.shape[2:4]):
-                weight = _resize_filter(weight, spec.shape[2:4])
+            size = (int(height), int(width) // 2 + 1)
+            if tuple(weight.shape[1:3]) != size:
+                weight = _resize_filter(weight, size)
+            if matrix_form:
+                return dft_filter2d(x.float(), weight)
+            spec = torch.fft.rfft2(x.float(), dim=(2, 3), norm='ortho')
             spec = spec * torch.view_as_complex(weight.contiguous())
             return torch.fft.irfft2(
                 spec, s=(height, width), dim=(2, 3), norm='ortho')
