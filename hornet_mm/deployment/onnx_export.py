@@ -354,7 +354,8 @@ def export_onnx(model: nn.Module,
         batch_size: Batch of the traced input (the fixed batch unless
             ``dynamic_batch``).
         dynamic_batch: Leave the batch axis free.
-        dynamic_shape: Leave the spatial axes free (7x7 models only).
+        dynamic_shape: Leave the spatial axes free (classifiers without
+            global filters only).
         opset: ONNX opset.
         seg_output: ``logits`` or ``argmax`` for a segmentor.
 
@@ -365,9 +366,13 @@ def export_onnx(model: nn.Module,
 
     task = task or model_task(model)
     height, width = check_shape(model, shape, dynamic_shape)
-    if task == 'detector' and dynamic_shape:
-        raise ExportError('The detector graph exports for one input size: '
-                          'give --shape H W without --dynamic-shape')
+    if task != 'classifier' and dynamic_shape:
+        # pyramid pooling and the detector's anchors are traced for one size
+        raise ExportError(
+            f'A {task} exports for one input size only (its pooling windows '
+            'are fixed by the traced size): drop the dynamic spatial size '
+            f'and export with --shape {height} {width} (or the size you '
+            'will run it at)')
     graph = export_graph(model, task, seg_output)
     outputs = output_names(model, task)
     batch_axis = {0: 'batch'} if dynamic_batch else {}
@@ -378,9 +383,6 @@ def export_onnx(model: nn.Module,
     axes['input'] = dict(batch_axis)
     if dynamic_shape:
         axes['input'].update({2: 'height', 3: 'width'})
-        if task == 'segmentor':  # (N, K, H, W) logits or (N, H, W) argmax
-            first = 2 if seg_output == 'logits' else 1
-            axes['seg_logits'].update({first: 'height', first + 1: 'width'})
     axes = {name: free for name, free in axes.items() if free}
     dummy = torch.rand(batch_size, 3, height, width)
     directory = osp.dirname(osp.abspath(path))

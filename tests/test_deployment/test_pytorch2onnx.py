@@ -24,6 +24,9 @@ NANO_DET = repo_path(
     'configs/detection/mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')
 NANO_M2F = repo_path('projects/hornet_mask2former/configs/'
                      'mask2former_hornet-nano_1xb4-2k_synthetic-coco.py')
+#: Config lines that give a nano model 7x7 mixers in every stage.
+DW_EVERYWHERE = ('model = dict(backbone=dict(arch=dict(dw_cfg=[\n'
+                 '    dict(type="DW", kernel_size=7)] * 4)))\n')
 
 
 @pytest.fixture(scope='module')
@@ -35,9 +38,7 @@ def tool():
 def cls7_config(tmp_path_factory):
     """The nano classifier with 7x7 mixers in every stage (no GF)."""
     path = tmp_path_factory.mktemp('cfg') / 'hornet-nano-7x7.py'
-    path.write_text(f'_base_ = [{NANO_CLS!r}]\n'
-                    'model = dict(backbone=dict(arch=dict(dw_cfg=[\n'
-                    '    dict(type="DW", kernel_size=7)] * 4)))\n')
+    path.write_text(f'_base_ = [{NANO_CLS!r}]\n' + DW_EVERYWHERE)
     return str(path)
 
 
@@ -212,6 +213,8 @@ def _broken_checkpoint(path, kind, good):
      ('dynamic-gf', ['--shape', 64, 64, '--dynamic-shape'
                      ], 'one input size only.*--shape 64 64'),
      ('missing', [], 'Checkpoint file not found'),
+     ('dynamic-seg', ['--dynamic-shape'],
+      'segmentor exports for one input size only.*--shape 128 128'),
      ('prefixed', [], 'does not fit the model.*missing'),
      ('nan', [], 'non-finite values.*complex_weight'),
      ('tolerance', ['--shape', 64, 64, '--verify', '--tolerance', 1e-12
@@ -229,6 +232,11 @@ def test_bad_input_is_named_and_nothing_is_written(tool, tmp_path, gf_ckpt,
         ckpt = _broken_checkpoint(tmp_path / f'{case}.pth', case, gf_ckpt)
     elif case == 'unsupported':
         config = NANO_M2F
+    elif case == 'dynamic-seg':  # a segmentor without global filters
+        config = str(tmp_path / 'upernet-7x7.py')
+        with open(config, 'w') as f:
+            f.write(f'_base_ = [{NANO_SEG!r}]\n' + DW_EVERYWHERE)
+        ckpt = random_checkpoint(config, tmp_path / 'seg.pth')
     out.write_text('previous content')
     assert export(tool, config, ckpt, out, *options) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]

@@ -69,8 +69,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--dynamic-shape',
         action='store_true',
-        help='leave height and width free (7x7 classifiers and segmentors; '
-        'a global-filter model is fixed to one size)')
+        help='leave height and width free (classifiers without global '
+        'filters; the others export for one size)')
     parser.add_argument('--opset', type=int, default=17, help='ONNX opset')
     parser.add_argument(
         '--seg-output',
