@@ -1,10 +1,13 @@
 """What many tests share: the repository's path, the scripts of ``tools/``
-loaded as modules, and commands run for their output."""
+loaded as modules, commands run for their output, and checkpoints of a
+config's model with weights that make every block count."""
 import importlib.util
 import os.path as osp
 import re
 import subprocess
 import sys
+
+import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -50,3 +53,27 @@ def run_python(*args, **kwargs):
 def run_tool(tool, *args, **kwargs):
     """:func:`run_python` of ``tools/<tool>`` (e.g. ``'train.py'``)."""
     return run_python(repo_path('tools', tool), *args, **kwargs)
+
+
+def random_checkpoint(config, path, seed=0):
+    """Weights of ``config``'s model with layer scales and global filters
+    far from their 1e-6 / 0.02 initial values, so the blocks count."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.utils import import_modules_from_strings
+    cfg = Config.fromfile(config)
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    init_default_scope(cfg.get('default_scope') or 'mmpretrain')
+    torch.manual_seed(seed)
+    cfg.model.get('backbone', {}).pop('init_cfg', None)  # no pretrained file
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if 'gamma' in name:
+                param.uniform_(0.3, 1.0)
+            elif name.endswith('complex_weight'):
+                param.normal_(0, 0.5)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return str(path)

@@ -1,9 +1,11 @@
 """Helpers of the end-to-end pipeline scripts in ``tools/demo/``.
 
 They run the project's command-line tools as a user would, echo each
-command, and condense training logs to one line per epoch (iteration-based
-runs: one line per ``log_interval`` iterations).
+command, condense training logs to one line per epoch (iteration-based
+runs: one line per ``log_interval`` iterations) and plot the training's
+curves.
 """
+import glob
 import os.path as osp
 import re
 import subprocess
@@ -83,3 +85,18 @@ class Pipeline:
                     sys.stdout.flush()
         if proc.returncode != 0:
             raise SystemExit(f'training failed; see {log_path}')
+
+    def curves(self, train_dir: str, keys: Sequence[str], out: str) -> str:
+        """Plot ``keys`` of the newest training run in ``train_dir`` with
+        ``tools/analysis_tools/analyze_logs.py`` into ``out``; returns
+        ``out``."""
+        logs = sorted(
+            glob.glob(osp.join(train_dir, '*', 'vis_data', '[0-9]*.json')))
+        if not logs:
+            raise SystemExit(f'no scalar log (vis_data/*.json) in {train_dir}')
+        self.run([
+            sys.executable,
+            osp.join(self.root, 'tools', 'analysis_tools', 'analyze_logs.py'),
+            'plot_curve', logs[-1], '--keys', *keys, '--out', out
+        ])
+        return out

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import load_tool, repo_path
+from helpers import load_tool, random_checkpoint, repo_path
 from hornet_mm.deployment import (OnnxTwoStageDetector, OrtModel,
                                   load_export_model, preprocess_image)
 
@@ -39,30 +39,6 @@ def cls7_config(tmp_path_factory):
     """The nano classifier with 7x7 mixers in every stage (no GF)."""
     path = tmp_path_factory.mktemp('cfg') / 'hornet-nano-7x7.py'
     path.write_text(f'_base_ = [{NANO_CLS!r}]\n' + DW_EVERYWHERE)
-    return str(path)
-
-
-def random_checkpoint(config, path, seed=0):
-    """Weights of ``config``'s model with layer scales and global filters
-    far from their 1e-6 / 0.02 initial values, so the blocks count."""
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, init_default_scope
-    from mmengine.utils import import_modules_from_strings
-    cfg = Config.fromfile(config)
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope(cfg.get('default_scope') or 'mmpretrain')
-    torch.manual_seed(seed)
-    cfg.model.get('backbone', {}).pop('init_cfg', None)  # no pretrained file
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if 'gamma' in name:
-                param.uniform_(0.3, 1.0)
-            elif name.endswith('complex_weight'):
-                param.normal_(0, 0.5)
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return str(path)
 
 

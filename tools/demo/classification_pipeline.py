@@ -144,6 +144,9 @@ def main() -> int:
         sys.stdout.write(f'  top-1 ({name}): {top1[name]:.1f}% '
                          '(chance: 12.5%)\n')
 
+    curves = pipe.curves(train_dir, ['loss', 'top1'],
+                         osp.join(work_dir, 'curves.png'))
+
     pipe.step(4, 'classify validation pictures (tools/inference.py, top-5)')
     pictures = [
         osp.join(data_root, 'val', name, f'{name}_00000.JPEG')
@@ -214,6 +217,7 @@ def main() -> int:
         f'{train_dir}\n'
         f'  metrics               {osp.join(work_dir, "metrics.json")} '
         f"(top-1 {top1['single view']:.1f}%, TTA {top1['flip TTA']:.1f}%)\n"
+        f'  loss / top-1 curves   {curves}\n'
         f'  predictions           '
         f'{osp.join(work_dir, "predictions_nano.json")}\n'
         f'  release checkpoint    {source} -> {converted}\n'

@@ -102,6 +102,8 @@ def main() -> int:
             osp.join(REPO, 'tools', 'demo', 'image_demo.py'), *images, CONFIG,
             '--weights', checkpoint, '--out-dir', pictures
         ]))
+    curves = pipe.curves(train_dir, ['loss', 'bbox_mAP', 'segm_mAP'],
+                         osp.join(pictures, 'curves.png'))
 
     sys.stdout.write(
         f'\nDone in {time.time() - start:.0f} s. Outputs:\n'
@@ -111,7 +113,8 @@ def main() -> int:
         f'  metrics              {metrics_path} (bbox mAP '
         f'{metrics["coco/bbox_mAP"]:.3f}, segm mAP '
         f'{metrics["coco/segm_mAP"]:.3f})\n'
-        f'  pictures             {osp.join(pictures, "vis")}\n')
+        f'  pictures             {osp.join(pictures, "vis")}\n'
+        f'  loss / mAP curves    {curves}\n')
     return 0
 
 

@@ -152,6 +152,8 @@ def main() -> int:
         })
     with open(osp.join(work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)
+    curves = pipe.curves(train_dir, ['loss', 'mIoU'],
+                         osp.join(work_dir, 'curves.png'))
 
     miou = ', '.join(f'{metrics["mIoU"]:.2f} {mode}'
                      for mode, metrics in results.items())
@@ -163,7 +165,8 @@ def main() -> int:
         f'  metrics              {osp.join(work_dir, "summary.json")} '
         f'(mIoU: {miou})\n'
         f'  overlays             {summary["overlays"]} '
-        f'({len(overlays)} pictures)\n')
+        f'({len(overlays)} pictures)\n'
+        f'  loss / mIoU curves   {curves}\n')
     return 0
 
 
