@@ -10,9 +10,8 @@ not shown.
 
 Example::
 
-    python tools/analysis_tools/browse_dataset.py \\
-        configs/detection/mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py \\
-        --output-dir work_dirs/browse --not-show --max-images 8
+    python tools/analysis_tools/browse_dataset.py CONFIG \\
+        --output-dir work_dirs/browse --not-show --max-images 8 --seed 0
 """
 import argparse
 import os
