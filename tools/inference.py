@@ -14,7 +14,8 @@ from hornet_mm.apis import classify_images
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument(
+        'images', nargs='+', help='image files or directories of them')
     parser.add_argument('--config', required=True, help='classifier config')
     parser.add_argument('--checkpoint', help='weights (default: none)')
     parser.add_argument('--topk', type=int, default=5)

@@ -10,7 +10,7 @@ Example:
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-from .inference import check_image_files
+from .inference import check_image_files, expand_image_paths
 
 __all__ = ['detect_images']
 
@@ -24,7 +24,7 @@ def detect_images(images: Sequence[str],
     """Run an mmdet detector on image files and save annotated pictures.
 
     Args:
-        images: Image file paths.
+        images: Image files or directories of them.
         config: mmdet config of the detector.
         checkpoint: Its weights.
         out_dir: Pictures go to ``out_dir/vis/`` and predictions (JSON) to
@@ -39,6 +39,7 @@ def detect_images(images: Sequence[str],
     """
     from mmdet.apis import DetInferencer
 
+    images = expand_image_paths(images)
     check_image_files(images)
     inferencer = DetInferencer(
         model=config, weights=checkpoint, device=device, show_progress=False)

@@ -13,7 +13,36 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ['check_image_files', 'classify_images']
+__all__ = [
+    'IMAGE_EXTENSIONS', 'expand_image_paths', 'check_image_files',
+    'classify_images'
+]
+
+#: File endings taken as images in a directory (as mmengine's inferencers).
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
+                    '.tiff', '.webp')
+
+
+def expand_image_paths(paths: Sequence[str]) -> List[str]:
+    """Image files as given, directories replaced by the image files in
+    them (sorted, not recursive); a directory without any is an error
+    naming it."""
+    import os
+    found: List[str] = []
+    for path in paths:
+        if not osp.isdir(path):
+            found.append(path)
+            continue
+        images = sorted(
+            osp.join(path, name) for name in os.listdir(path)
+            if name.lower().endswith(IMAGE_EXTENSIONS)
+            and osp.isfile(osp.join(path, name)))
+        if not images:
+            raise ValueError(
+                f'Image directory {path} holds no images (files ending in '
+                f'{", ".join(IMAGE_EXTENSIONS)})')
+        found += images
+    return found
 
 
 def check_image_files(paths: Sequence[str]) -> None:
@@ -38,7 +67,7 @@ def classify_images(images: Sequence[str],
     """Classify image files with an mmpretrain classifier.
 
     Args:
-        images: Image file paths.
+        images: Image files or directories of them.
         config: mmpretrain config of the classifier (a hornet_mm config or
             any config whose imports register the model).
         checkpoint: Weights (e.g. the output of
@@ -54,6 +83,7 @@ def classify_images(images: Sequence[str],
     """
     from mmpretrain.apis import ImageClassificationInferencer
 
+    images = expand_image_paths(images)
     check_image_files(images)
     inferencer = ImageClassificationInferencer(
         model=config, pretrained=checkpoint or False, device=device)

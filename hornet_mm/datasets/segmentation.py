@@ -104,7 +104,17 @@ class LoadSegAnnotations(LoadAnnotations):
     after resizing the image); the values, after ``reduce_zero_label`` and
     any ``label_map``, must lie in ``[0, num_classes)`` or equal 255 when the
     dataset provides ``num_classes`` (hornet_mm's datasets do).
+
+    A sample without a ``seg_map_path`` entry is an image to infer on, not
+    a dataset sample (mmseg's ``MMSegInferencer`` reuses the test pipeline
+    and drops only transforms named ``LoadAnnotations``): it passes
+    unchanged. A dataset sample always has the entry.
     """
+
+    def transform(self, results: dict) -> dict:
+        if 'seg_map_path' not in results:
+            return results
+        return super().transform(results)
 
     def _load_seg_map(self, results: dict) -> None:
         super()._load_seg_map(results)

@@ -13,7 +13,8 @@ from hornet_mm.apis import detect_images
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument(
+        'images', nargs='+', help='image files or directories of them')
     parser.add_argument('config', help='mmdet config of the detector')
     parser.add_argument('--weights', help='checkpoint of the detector')
     parser.add_argument('--out-dir', default='outputs')
