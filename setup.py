@@ -1,4 +1,5 @@
 """Install hornet_mm: HorNet models and recipes on the OpenMMLab 2.0 stack."""
+import os
 import os.path as osp
 import re
 
@@ -32,6 +33,32 @@ def parse_requirements(fname: str) -> list:
     return reqs
 
 
+#: What ``hornet_mm/.mim/`` carries in a built package (the OpenMMLab layout
+#: that ``mim train/test/run hornet_mm`` and config names resolve against).
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
+
+
+def add_mim_extension() -> None:
+    """Copy the configs, the tools and the model index into
+    ``hornet_mm/.mim`` when a wheel, sdist or non-editable install is built
+    (an editable install runs them from the checkout)."""
+    import shutil
+    import sys
+    if not {'bdist_wheel', 'sdist', 'build', 'install'} & set(sys.argv):
+        return
+    target = osp.join(HERE, 'hornet_mm', '.mim')
+    if osp.isdir(target):
+        shutil.rmtree(target)
+    os.makedirs(target)
+    ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
+    for name in MIM_FILES:
+        src = osp.join(HERE, name)
+        if osp.isdir(src):
+            shutil.copytree(src, osp.join(target, name), ignore=ignore)
+        elif osp.isfile(src):
+            shutil.copyfile(src, osp.join(target, name))
+
+
 def readme() -> str:
     path = osp.join(HERE, 'README.md')
     if not osp.exists(path):
@@ -40,6 +67,7 @@ def readme() -> str:
         return f.read()
 
 
+add_mim_extension()
 setup(
     name='hornet_mm',
     version=get_version(),
@@ -48,6 +76,10 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(include=('hornet_mm', 'hornet_mm.*')),
+    package_data={
+        'hornet_mm':
+        ['.mim/model-index.yml', '.mim/configs/**/*', '.mim/tools/**/*']
+    },
     python_requires='>=3.10',
     # torch/torchvision and mmcv (built with its ops) are installed by
     # tools/install.sh; they are listed here loosely so pip can check them.
