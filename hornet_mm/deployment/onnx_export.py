@@ -369,8 +369,8 @@ def export_onnx(model: nn.Module,
     if task != 'classifier' and dynamic_shape:
         # pyramid pooling and the detector's anchors are traced for one size
         raise ExportError(
-            f'A {task} exports for one input size only (its pooling windows '
-            'are fixed by the traced size): drop the dynamic spatial size '
+            f'A {task} exports for one input size only (pooling windows and '
+            'anchors are fixed by the traced size): drop the dynamic size '
             f'and export with --shape {height} {width} (or the size you '
             'will run it at)')
     graph = export_graph(model, task, seg_output)
