@@ -77,3 +77,11 @@ def random_checkpoint(config, path, seed=0):
                 param.normal_(0, 0.5)
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return str(path)
+
+
+def loader_options(root):
+    """``--cfg-options`` entries pointing the three dataloaders of a config
+    at ``root`` with no worker processes."""
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    return ([f'{n}.dataset.data_root={root}'
+             for n in loaders] + [f'{n}.num_workers=0' for n in loaders])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import load_tool, repo_path, run_ok
+from helpers import load_tool, loader_options, repo_path, run_ok
 from hornet_mm.apis import classify_images, detect_images
 from hornet_mm.datasets.synthetic import (make_ade_style, make_coco_style,
                                           make_imagenet_style)
@@ -40,9 +40,7 @@ def _train_and_test(tmp, config, options, schedule):
 
 
 def _loaders(root, evaluator_ann=None):
-    names = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    options = [f'{n}.dataset.data_root={root}' for n in names]
-    options += [f'{n}.num_workers=0' for n in names]
+    options = loader_options(root)
     if evaluator_ann:
         options += [
             f'val_evaluator.ann_file={evaluator_ann}',

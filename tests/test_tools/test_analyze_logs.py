@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helpers import load_tool, repo_path, run_ok
+from helpers import load_tool, loader_options, repo_path, run_ok
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
 NANO = repo_path('configs/hornet/hornet-nano_1xb32_synthetic-in8.py')
@@ -19,9 +19,7 @@ def scalar_log(tmp_path_factory):
     root = tmp_path_factory.mktemp('logs')
     make_imagenet_style(
         str(root / 'data'), num_train=4, num_val=2, progress=False)
-    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    options = [f'{n}.dataset.data_root={root / "data"}' for n in loaders]
-    options += [f'{n}.num_workers=0' for n in loaders]
+    options = loader_options(root / 'data')
     run_ok(sys.executable, repo_path('tools/train.py'), NANO, '--work-dir',
            root / 'run', '--cfg-options', *options,
            'train_dataloader.batch_size=8', 'train_cfg.max_epochs=2',

@@ -2,7 +2,7 @@
 import glob
 import sys
 
-from helpers import repo_path, run_ok
+from helpers import loader_options, repo_path, run_ok
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
 NANO = repo_path('configs/hornet/hornet-nano_1xb32_synthetic-in8.py')
@@ -13,9 +13,7 @@ def test_event_file_holds_loss_and_metric(tmp_path):
         EventAccumulator
     make_imagenet_style(
         str(tmp_path / 'data'), num_train=4, num_val=2, progress=False)
-    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    options = [f'{n}.dataset.data_root={tmp_path / "data"}' for n in loaders]
-    options += [f'{n}.num_workers=0' for n in loaders]
+    options = loader_options(tmp_path / 'data')
     run_ok(sys.executable, repo_path('tools/train.py'), NANO, '--work-dir',
            tmp_path / 'run', '--cfg-options', *options,
            'visualizer.vis_backends.0.type=TensorboardVisBackend',

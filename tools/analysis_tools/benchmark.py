@@ -553,23 +553,17 @@ def arch_cases(args: argparse.Namespace, device: torch.device, height: int,
                                                        args.channels_last,
                                                        args.compile):
         for name in models:
+            rebuild = None
             if name == 'onnxruntime':
                 if (mode, precision, cl, comp) != ('infer', 'fp32', 'off',
                                                    'off'):
                     continue  # inference in float32, as exported
                 step, note = _onnxruntime_step(args, weights, images)
-                cases.append(
-                    Case(
-                        model=name,
-                        settings=_settings(mode, precision, cl, comp),
-                        batch_size=batch,
-                        step=step,
-                        device=device,
-                        note=note))
-                continue
-            make = partial(_arch_step, args, device, name, weights, images,
-                           labels, mode, precision, cl)
-            step, note = make(comp)
+            else:
+                make = partial(_arch_step, args, device, name, weights, images,
+                               labels, mode, precision, cl)
+                step, note = make(comp)
+                rebuild = lambda make=make: make('off')[0]  # noqa: E731
             cases.append(
                 Case(
                     model=name,
@@ -578,7 +572,7 @@ def arch_cases(args: argparse.Namespace, device: torch.device, height: int,
                     step=step,
                     device=device,
                     note=note,
-                    rebuild=lambda make=make: make('off')[0]))
+                    rebuild=rebuild))
     return cases
 
 
