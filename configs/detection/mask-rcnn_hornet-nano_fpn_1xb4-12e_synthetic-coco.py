@@ -50,15 +50,16 @@ model = dict(
 
 data_root = 'data/synthetic_coco/'
 metainfo = dict(classes=classes)
+dataset_type = 'hornet_mm.CocoDataset'
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='hornet_mm.LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=(384, 256), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile'),  # the name mmdet's DetInferencer replaces
     dict(type='Resize', scale=(384, 256), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(
@@ -70,6 +71,7 @@ train_dataloader = dict(
     batch_size=4,
     num_workers=2,
     dataset=dict(
+        type=dataset_type,
         data_root=data_root,
         metainfo=metainfo,
         ann_file='annotations/instances_train2017.json',
@@ -79,6 +81,7 @@ val_dataloader = dict(
     batch_size=4,
     num_workers=2,
     dataset=dict(
+        type=dataset_type,
         data_root=data_root,
         metainfo=metainfo,
         ann_file='annotations/instances_val2017.json',
