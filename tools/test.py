@@ -13,9 +13,12 @@ import mmengine
 from mmengine.config import ConfigDict
 from mmengine.dist import is_main_process
 from mmengine.evaluator import DumpResults
+from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from hornet_mm.engine.resume import (CheckpointError, check_checkpoint_finite,
+                                     check_checkpoint_fits, checkpoint_problem)
 from hornet_mm.utils import cli
 from hornet_mm.utils.cli import (load_config, set_dataloader_defaults,
                                  set_work_dir, setup_cpu_distributed)
@@ -83,6 +86,9 @@ def merge_args(cfg, args):
     set_work_dir(cfg, args.config, args.work_dir)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint}')
+    problem = checkpoint_problem(args.checkpoint)
+    if problem is not None:
+        raise CheckpointError(f'Checkpoint {args.checkpoint} {problem}')
     cfg.load_from = args.checkpoint
     cfg.resume = False
 
@@ -125,9 +131,29 @@ def merge_args(cfg, args):
     return cfg
 
 
+class CheckCheckpointHook(Hook):
+    """Refuse the checkpoint under test as training refuses a ``load_from``
+    checkpoint: one that does not fit the model or holds NaN or infinite
+    weights (``check_checkpoint_fits`` and ``check_checkpoint_finite`` of
+    :mod:`hornet_mm.engine.resume`).
+
+    Runs on every rank, with the model wrapped for test-time augmentation
+    or not, after the file is read and before mmengine's non-strict load,
+    which would evaluate the model's random initialisation with a warning.
+    """
+
+    def __init__(self, checkpoint: str) -> None:
+        self.checkpoint = checkpoint
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        check_checkpoint_fits(runner.model, checkpoint, self.checkpoint)
+        check_checkpoint_finite(checkpoint, self.checkpoint)
+
+
 def run_test(cfg, args) -> None:
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
+    runner.register_hook(CheckCheckpointHook(args.checkpoint), 'VERY_HIGH')
     if args.out and args.out_item in (None, 'pred'):
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
@@ -143,15 +169,20 @@ def main(argv=None) -> int:
         return 2
     try:
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
-    except (FileNotFoundError, KeyError) as err:
+    except (FileNotFoundError, KeyError, CheckpointError) as err:
         sys.stderr.write(f'error: {err}\n')
         return 2
     cpu_distributed = setup_cpu_distributed(cfg)
     cli.flush_denormals()
-    run_test(cfg, args)
+    status = 0
+    try:
+        run_test(cfg, args)
+    except CheckpointError as err:  # every rank refuses the same file
+        sys.stderr.write(f'error: {err}\n')
+        status = 2
     if cpu_distributed:  # the runner is gone: join gloo's threads
         cli.shutdown_distributed()
-    return 0
+    return status
 
 
 if __name__ == '__main__':

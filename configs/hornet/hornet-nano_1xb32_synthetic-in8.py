@@ -72,7 +72,8 @@ val_dataloader = dict(
         data_root=data_root,
         split='val',
         metainfo=dict(classes=classes),
-        pipeline=test_pipeline),
+        pipeline=test_pipeline,
+        test_mode=True),  # an undecodable image is an error, not skipped
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
 val_evaluator = dict(type='Accuracy', topk=(1, ))

@@ -13,6 +13,7 @@ from typing import Dict, Optional
 
 import torch
 
+from hornet_mm.engine.resume import checkpoint_problem
 from hornet_mm.models.backbones.hornet import (HorNet,
                                                convert_hornet_state_dict,
                                                infer_hornet_arch,
@@ -27,10 +28,14 @@ __all__ = [
 
 
 def check_destination(src: str, dst: str) -> None:
-    """Refuse to write a conversion of ``src`` over ``src`` itself."""
-    if osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst):
-        raise ValueError(f'destination {dst} is the source file; choose '
-                         'another path')
+    """Refuse to write a conversion of ``src`` over ``src`` itself (also
+    when one is a link to the other, or the same path written another
+    way)."""
+    same = osp.realpath(src) == osp.realpath(dst) or (
+        osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst))
+    if same:
+        raise ValueError(f'destination {dst} is the source file {src}; '
+                         'choose another path (nothing was written)')
 
 
 def load_checkpoint_file(path: str, unsafe: bool = False) -> dict:
@@ -44,29 +49,30 @@ def load_checkpoint_file(path: str, unsafe: bool = False) -> dict:
     if not osp.isfile(path):
         raise FileNotFoundError(f'Checkpoint file not found: {path}')
     if osp.getsize(path) == 0:
-        raise ValueError(f'Checkpoint file is empty: {path}')
+        raise ValueError(f'Checkpoint file {path} is empty')
     try:
         return torch.load(path, map_location='cpu', weights_only=not unsafe)
-    except pickle.UnpicklingError as err:
-        if unsafe:
-            raise ValueError(f'{path} is not a readable checkpoint: {err}') \
-                from err
-        try:
-            found = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-        except Exception:  # not a zip checkpoint: report the original error
-            found = []
-        if found:
-            raise ValueError(
-                f'{path} holds pickled objects beyond tensors and plain '
-                f'containers ({", ".join(found)}), which the safe loader '
-                'refuses. If you trust the file, load it with unsafe=True '
-                '(--unsafe-load on the command line).') from err
-        raise ValueError(f'{path} is not a readable checkpoint: {err}') \
-            from err
-    except (RuntimeError, EOFError, OSError) as err:
+    except Exception as err:  # torch raises many types on bad bytes
+        problem = checkpoint_problem(path)
+        if problem is not None:  # truncated, not a checkpoint at all
+            raise ValueError(f'{path} is not a readable checkpoint: the '
+                             f'file {problem}') from err
+        if isinstance(err, pickle.UnpicklingError) and not unsafe:
+            try:
+                found = torch.serialization.get_unsafe_globals_in_checkpoint(
+                    path)
+            except Exception:  # not a zip checkpoint: the original error
+                found = []
+            if found:
+                raise ValueError(
+                    f'{path} holds pickled objects beyond tensors and plain '
+                    f'containers ({", ".join(found)}), which the safe loader '
+                    'refuses. If you trust the file, load it with '
+                    'unsafe=True (--unsafe-load on the command line).') \
+                    from err
         raise ValueError(
             f'{path} is not a readable PyTorch checkpoint (truncated or '
-            f'corrupt?): {err}') from err
+            f'corrupt?): {type(err).__name__}: {err}') from err
 
 
 def arch_name_of(arch: dict) -> Optional[str]:

@@ -6,7 +6,9 @@ newest complete ``epoch_*.pth`` / ``iter_*.pth`` (with a warning), and an
 error rather than a fresh start when checkpoints exist but none is complete.
 :func:`check_checkpoint_fits` refuses a ``load_from`` / ``--resume``
 checkpoint of another architecture, which mmengine would load with a
-warning.
+warning, and :func:`check_checkpoint_finite` one whose weights hold NaN or
+infinite values. Both raise :class:`CheckpointError`; training applies them
+through ``hornet_mm.CheckpointHook``, ``tools/test.py`` on its own.
 """
 import logging
 import os
@@ -19,8 +21,9 @@ import torch
 from mmengine.logging import print_log
 
 __all__ = [
-    'ResumeError', 'checkpoint_problem', 'find_resume_checkpoint',
-    'check_checkpoint_fits'
+    'ResumeError', 'CheckpointError', 'checkpoint_problem',
+    'find_resume_checkpoint', 'check_checkpoint_fits',
+    'check_checkpoint_finite'
 ]
 
 CHECKPOINT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
@@ -28,6 +31,11 @@ CHECKPOINT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
 
 class ResumeError(RuntimeError):
     """``--resume`` found checkpoints but none it can resume from."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read or does not suit the model; the
+    message names the file."""
 
 
 def checkpoint_problem(path: str) -> Optional[str]:
@@ -44,7 +52,11 @@ def checkpoint_problem(path: str) -> Optional[str]:
     if osp.getsize(path) == 0:
         return 'is empty'
     with open(path, 'rb') as f:
-        is_zip = f.read(4) == b'PK\x03\x04'
+        head = f.read(4)
+    is_zip = head == b'PK\x03\x04'
+    if not is_zip and not head.startswith(b'\x80'):  # pickle's PROTO opcode
+        return ('is not a PyTorch checkpoint (neither a zip archive nor a '
+                'pickle)')
     if not is_zip:
         try:  # torch's legacy (non-zip) format
             torch.load(path, map_location='cpu', weights_only=True)
@@ -140,9 +152,11 @@ def check_checkpoint_fits(model: torch.nn.Module,
     or resized filters leave most tensors matching and pass.
 
     Raises:
-        ValueError: naming ``source`` and a few missing / mismatched keys.
+        CheckpointError: naming ``source`` and a few missing / mismatched
+            keys.
     """
-    model = getattr(model, 'module', model)  # DDP and other wrappers
+    while isinstance(getattr(model, 'module', None), torch.nn.Module):
+        model = model.module  # DDP, test-time augmentation, both
     state = checkpoint.get('state_dict', checkpoint)
     if not isinstance(state, dict):
         return
@@ -172,8 +186,51 @@ def check_checkpoint_fits(model: torch.nn.Module,
     if missing:
         details.append(f'{len(missing)} missing, e.g. ' +
                        ', '.join(missing[:3]))
-    raise ValueError(
+    raise CheckpointError(
         f'Checkpoint {source or ""} does not fit the model: only {fitting} '
         f'of its {len(own)} tensors are in it with the same shape '
         f'({"; ".join(details)}). Is it a checkpoint of another '
         'architecture?')
+
+
+def check_checkpoint_finite(checkpoint: dict,
+                            source: Optional[str] = None,
+                            max_names: int = 5) -> None:
+    """Refuse a checkpoint whose weights hold NaN or infinite values.
+
+    Such weights give NaN outputs (a top-1 of 0, an mAP of 0) or a loss that
+    is NaN from the first iteration: evaluating, fine-tuning or resuming
+    from them is never useful. Only the model's weights (``state_dict``) are
+    checked, not the optimizer's state.
+
+    Args:
+        checkpoint: What ``torch.load`` returned.
+        source: The file, for the message.
+        max_names: How many of the offending tensors the message names.
+
+    Raises:
+        CheckpointError: naming ``source``, how many tensors are not finite
+            and the first ``max_names`` of them.
+    """
+    state = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state, dict):
+        return
+    tensors = {
+        key: value
+        for key, value in state.items()
+        if isinstance(value, torch.Tensor) and (
+            value.is_floating_point() or value.is_complex())
+    }
+    bad = [
+        key for key, value in tensors.items()
+        if not bool(torch.isfinite(value).all())
+    ]
+    if not bad:
+        return
+    more = f' and {len(bad) - max_names} more' if len(bad) > max_names \
+        else ''
+    raise CheckpointError(
+        f'Checkpoint {source or ""} holds NaN or infinite values in '
+        f'{len(bad)} of its {len(tensors)} floating-point tensors: '
+        f'{", ".join(bad[:max_names])}{more}. Was it saved after training '
+        'diverged?')

@@ -27,16 +27,24 @@ refuses everything else.
 None of them can run code on load: numpy's reconstructors only build arrays,
 and HistoryBuffer is restored by setting its attributes. Any other global in
 a file still makes ``torch.load`` refuse it.
+
+The same call makes mmengine's loader of local checkpoint files (behind
+``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')`` and the
+libraries' inferencers) :func:`load_local_checkpoint`: it reads files as
+mmengine does, and a file that is empty, truncated or not a checkpoint at
+all is an error naming it and what is wrong with it instead of torch's bare
+``EOFError`` or an unpickler's ``KeyError``.
 """
+import os.path as osp
 import pickle
-from typing import Any, List
+from typing import Any, Callable, List, Optional, Union
 
 import numpy as np
 import torch
 
 __all__ = [
     'mmengine_checkpoint_globals', 'allow_mmengine_checkpoints',
-    'history_buffer_getattr'
+    'history_buffer_getattr', 'load_local_checkpoint'
 ]
 
 
@@ -73,11 +81,45 @@ def mmengine_checkpoint_globals() -> List[object]:
     ]
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Add :func:`mmengine_checkpoint_globals` to torch's safe globals.
+def load_local_checkpoint(
+        filename: str,
+        map_location: Optional[Union[str, Callable]] = None) -> Any:
+    """mmengine's loader of local checkpoint files, with an error naming the
+    file when it is not a complete checkpoint.
 
-    Idempotent; a no-op on torch versions without ``add_safe_globals``.
+    Raises:
+        FileNotFoundError: ``filename`` does not exist (mmengine's message).
+        hornet_mm.engine.resume.CheckpointError: The file is empty, truncated
+            or not a PyTorch checkpoint (found by
+            :func:`hornet_mm.engine.resume.checkpoint_problem` once
+            ``torch.load`` failed). Other errors, such as the safe loader's
+            refusal of pickled objects, are raised as they are.
     """
+    from hornet_mm.engine.resume import CheckpointError, checkpoint_problem
+    path = osp.expanduser(filename)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    if osp.getsize(path) == 0:
+        raise CheckpointError(f'Checkpoint {path} is empty')
+    try:
+        return torch.load(path, map_location=map_location)
+    except Exception as err:  # torch raises many types on bad bytes
+        problem = checkpoint_problem(path)
+        if problem is None:
+            raise
+        raise CheckpointError(f'Checkpoint {path} {problem}') from err
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Add :func:`mmengine_checkpoint_globals` to torch's safe globals and
+    read local checkpoint files with :func:`load_local_checkpoint`.
+
+    Idempotent; the safe globals are not added on torch versions without
+    ``add_safe_globals``.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_local_checkpoint, force=True)
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is None:  # pragma: no cover - torch < 2.4
         return

@@ -6,16 +6,21 @@ our model), and our model must reproduce that formulation's outputs.
 """
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
 import reference_hornet as ref
 from helpers import REPO
-from hornet_mm.apis import (convert_checkpoint, export_official_state_dict,
-                            load_checkpoint_file)
+from hornet_mm.apis import (classify_images, convert_checkpoint,
+                            export_official_state_dict, load_checkpoint_file)
+from hornet_mm.apis.checkpoint import check_destination
+from hornet_mm.engine.resume import CheckpointError
 from hornet_mm.models import (HorNet, convert_hornet_state_dict,
                               unwrap_checkpoint)
 
@@ -156,10 +161,11 @@ def test_unwrap_checkpoint_wrappers():
         unwrap_checkpoint({'model': sd}, use_ema=True)
 
 
-def _run_converter(*args):
+def _run_converter(*args, cwd=None):
     return subprocess.run([sys.executable, CONVERTER, *map(str, args)],
                           capture_output=True,
-                          text=True)
+                          text=True,
+                          cwd=cwd)
 
 
 @pytest.mark.parametrize('wrapper', ['model', 'model_ema', 'state_dict', None])
@@ -264,3 +270,78 @@ def test_pretrained_init_cfg_with_prefix(tmp_path):
 def _save(obj, path) -> str:
     torch.save(obj, path)
     return str(path)
+
+
+def test_cli_names_a_file_that_is_not_a_checkpoint(tmp_path):
+    for text in ('hello world\n', 'epoch_1.pth\n'):  # KeyError, IndexError
+        src = tmp_path / 'notes.pth'
+        src.write_text(text)
+        result = _run_converter(src, tmp_path / 'out.pth')
+        assert result.returncode == 1, result.stderr
+        assert (f'{src} is not a readable checkpoint: the file is not a '
+                'PyTorch checkpoint') in result.stderr, result.stderr
+        assert 'Traceback' not in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ['notes.pth']
+
+
+def test_cli_refuses_to_write_over_its_source(tmp_path, monkeypatch):
+    work_dir = tmp_path / 'work_dirs' / 'run'
+    work_dir.mkdir(parents=True)
+    src = work_dir / 'epoch_1.pth'  # a training checkpoint
+    torch.save(
+        {
+            'state_dict':
+            convert_hornet_state_dict(ref.make_official_state_dict('tiny')),
+            'optimizer': {
+                'state': {},
+                'param_groups': []
+            },
+            'meta': {
+                'epoch': 1
+            }
+        }, src)
+    before = src.read_bytes()
+    (tmp_path / 'link.pth').symlink_to(src)
+    monkeypatch.chdir(tmp_path)
+    # relative against absolute, through `..`, through a link
+    for dst in ('work_dirs/run/epoch_1.pth', tmp_path / 'work_dirs' / '..' /
+                'work_dirs' / 'run' / 'epoch_1.pth', tmp_path / 'link.pth'):
+        with pytest.raises(ValueError) as err:
+            check_destination(str(src), str(dst))
+        assert f'destination {dst} is the source file {src}' in str(err.value)
+    result = _run_converter(src, 'work_dirs/run/epoch_1.pth', cwd=tmp_path)
+    assert result.returncode == 1
+    assert (f'destination work_dirs/run/epoch_1.pth is the source file {src}'
+            in result.stderr), result.stderr
+    assert src.read_bytes() == before
+    assert sorted(os.listdir(work_dir)) == ['epoch_1.pth']
+
+
+def test_unusable_files_are_named_by_every_loader(tmp_path):
+    """mmengine's local loader (``load_from``, ``--resume``, ``init_cfg``,
+    the inferencers) and :func:`load_checkpoint_file` name the file and
+    what is wrong with it."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    text = tmp_path / 'notes.pth'
+    text.write_text('hello world\n')
+    truncated = tmp_path / 'truncated.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1000)}}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:2000])
+    cases = [(empty, 'is empty'), (text, 'is not a PyTorch checkpoint'),
+             (truncated, 'is truncated or corrupt')]
+    for path, problem in cases:
+        with pytest.raises(
+                CheckpointError,
+                match='^Checkpoint ' + re.escape(f'{path} {problem}')):
+            CheckpointLoader.load_checkpoint(str(path))
+        with pytest.raises(ValueError) as err:
+            load_checkpoint_file(str(path))
+        assert str(path) in str(err.value) and problem in str(err.value)
+    image = tmp_path / 'image.png'
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    nano = osp.join(REPO, 'configs', 'hornet',
+                    'hornet-nano_1xb32_synthetic-in8.py')
+    with pytest.raises(CheckpointError, match=re.escape(f'{empty} is empty')):
+        classify_images([str(image)], nano, str(empty))

@@ -7,23 +7,36 @@ the file or key, and the checkpoint and ``last_checkpoint`` must be
 byte-for-byte what they were. The datasets' own behaviour on these inputs
 is tested in tests/test_datasets (test_imagenet.py, test_coco_dataset.py),
 the messages for misspelt keys and unknown archs in test_cli_config.py.
+
+tools/test.py refuses the same checkpoints (one that does not fit the model,
+with NaN or infinite weights, or an empty file) before evaluating anything,
+with its own ``error:`` line and exit status 2, on every rank of a
+distributed run and with test-time augmentation; an image of the test set
+that cannot be decoded is an error naming it.
 """
 import hashlib
+import os
 import os.path as osp
 import shutil
+import socket
+import subprocess
 import sys
 
 import pytest
 import torch
 
 import reference_hornet as ref
-from helpers import REPO, run
+from helpers import REPO, loader_options, run
 from hornet_mm.apis import convert_checkpoint
 from hornet_mm.datasets.synthetic import make_imagenet_style
+from hornet_mm.engine.resume import CheckpointError, check_checkpoint_finite
 
 NANO = osp.join(REPO, 'configs', 'hornet',
                 'hornet-nano_1xb32_synthetic-in8.py')
 TRAIN = osp.join(REPO, 'tools', 'train.py')
+TEST = osp.join(REPO, 'tools', 'test.py')
+# the tensors the NaN checkpoint of the fixture spoils
+NON_FINITE = ('backbone.stages.2.1.gamma1', 'head.fc.bias')
 
 
 def _options(root):
@@ -70,7 +83,33 @@ def trained(tmp_path_factory):
                 'head.fc.weight': torch.zeros(8, 2048)
             }
         }, foreign)
-    return dict(root=root, work_dir=work_dir, tiny=tiny, foreign=foreign)
+    # the trained checkpoint spoilt: NaN / inf weights, keys under `model.`
+    checkpoint = torch.load(work_dir / 'epoch_1.pth', weights_only=True)
+    weights = dict(checkpoint['state_dict'])
+    weights[NON_FINITE[0]] = torch.full_like(weights[NON_FINITE[0]], 1.0)
+    weights[NON_FINITE[0]][3] = float('nan')
+    weights[NON_FINITE[1]] = torch.full_like(weights[NON_FINITE[1]],
+                                             float('inf'))
+    nan = tmp / 'nan.pth'
+    torch.save(dict(checkpoint, state_dict=weights), nan)
+    prefixed = tmp / 'prefixed.pth'
+    torch.save(
+        dict(
+            checkpoint,
+            state_dict={
+                f'model.{k}': v
+                for k, v in checkpoint['state_dict'].items()
+            }), prefixed)
+    empty = tmp / 'empty.pth'
+    empty.write_bytes(b'')
+    return dict(
+        root=root,
+        work_dir=work_dir,
+        tiny=tiny,
+        foreign=foreign,
+        nan=nan,
+        prefixed=prefixed,
+        empty=empty)
 
 
 def _copy_data(trained, tmp_path):
@@ -134,9 +173,21 @@ def _bad_cases():
         return trained['root'], ['model.backbone.arch=tinny'
                                  ], ["Unknown HorNet arch 'tinny'"]
 
+    def nan_load_from(trained, tmp_path):
+        return trained['root'], [f'load_from={trained["nan"]}'], [
+            f'Checkpoint {trained["nan"]} holds NaN or infinite values in 2 '
+            'of its', ', '.join(NON_FINITE)
+        ]
+
+    def empty_load_from(trained, tmp_path):
+        return trained['root'], [f'load_from={trained["empty"]}'], [
+            f'Checkpoint {trained["empty"]} is empty'
+        ]
+
     return [
         load_from, foreign_load_from, resume, init_cfg, missing_image,
-        empty_annotations, misspelt_key, unknown_arch
+        empty_annotations, misspelt_key, unknown_arch, nan_load_from,
+        empty_load_from
     ]
 
 
@@ -154,3 +205,83 @@ def test_bad_input_leaves_the_work_dir_alone(trained, tmp_path, case):
         assert phrase in log, log[-3000:]
     assert _digests(work_dir) == before
     assert not (work_dir / 'epoch_2.pth').exists()
+
+
+def test_non_finite_tensors_are_named_and_counted():
+    weights = {f'w{i}': torch.ones(3) for i in range(9)}
+    weights['steps'] = torch.tensor(7)  # integers cannot be NaN
+    check_checkpoint_finite({'state_dict': weights})
+    for i in (1, 2, 4, 5, 6, 7, 8):
+        weights[f'w{i}'] = torch.tensor([0., float('nan'), -float('inf')])
+    weights['w3'] = torch.full((2, ), complex(0, float('inf')))
+    with pytest.raises(CheckpointError) as err:
+        check_checkpoint_finite({'state_dict': weights}, source='x.pth')
+    assert str(err.value).startswith(
+        'Checkpoint x.pth holds NaN or infinite values in 8 of its 9 '
+        'floating-point tensors: w1, w2, w3, w4, w5 and 3 more.')
+
+
+def _test(checkpoint, root, work_dir):
+    return run([
+        sys.executable, TEST, NANO, checkpoint, '--work-dir', work_dir,
+        '--cfg-options', *loader_options(root)
+    ])
+
+
+@pytest.mark.parametrize(
+    'name,message', [('prefixed', 'does not fit the model: only 0 of its'),
+                     ('nan', 'holds NaN or infinite values in 2 of its'),
+                     ('empty', 'is empty')])
+def test_test_py_refuses_a_checkpoint_before_evaluating(
+        trained, tmp_path, name, message):
+    rc, log = _test(trained[name], trained['root'], tmp_path)
+    assert rc == 2, log[-3000:]
+    assert f'error: Checkpoint {trained[name]} {message}' in log, log[-3000:]
+    if name == 'nan':
+        assert ', '.join(NON_FINITE) in log
+    assert 'Epoch(test)' not in log  # nothing was evaluated
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def test_test_py_refuses_on_every_rank_with_tta(trained, tmp_path):
+    command = [
+        sys.executable, TEST, NANO, trained['nan'], '--tta', '--launcher',
+        'pytorch', '--work-dir',
+        str(tmp_path), '--cfg-options', *loader_options(trained['root'])
+    ]
+    port = str(_free_port())
+    procs = [
+        subprocess.Popen([str(c) for c in command],
+                         stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT,
+                         text=True,
+                         cwd=REPO,
+                         env=dict(
+                             os.environ,
+                             MASTER_ADDR='127.0.0.1',
+                             MASTER_PORT=port,
+                             RANK=str(rank),
+                             LOCAL_RANK=str(rank),
+                             WORLD_SIZE='2')) for rank in range(2)
+    ]
+    for proc in procs:
+        log, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 2, log[-3000:]
+        assert (f'error: Checkpoint {trained["nan"]} holds NaN or infinite '
+                'values') in log, log[-3000:]
+        assert 'Epoch(test)' not in log
+
+
+def test_test_py_stops_at_an_undecodable_image(trained, tmp_path):
+    root = _copy_data(trained, tmp_path)
+    bad = root / 'val' / 'square' / 'square_00000.JPEG'
+    bad.write_bytes(b'not a JPEG')
+    rc, log = _test(trained['work_dir'] / 'epoch_1.pth', root,
+                    tmp_path / 'test')
+    assert rc != 0, log[-3000:]
+    assert f'Cannot decode image {bad}' in log, log[-3000:]

@@ -53,5 +53,6 @@ tta_pipeline = [
 ]
 train_dataloader = dict(
     dataset=dict(type=dataset_type, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(type=dataset_type, pipeline=test_pipeline))
+val_dataloader = dict(
+    dataset=dict(type=dataset_type, pipeline=test_pipeline, test_mode=True))
 test_dataloader = val_dataloader

@@ -249,13 +249,15 @@ class HorNet(BaseModule):
 
         if isinstance(out_indices, int):
             out_indices = [out_indices]
+        for i in out_indices:
+            if not -self.num_stages <= i < self.num_stages:
+                raise ValueError(
+                    f'out_indices {tuple(out_indices)}: stage index {i} does '
+                    f'not exist; valid are 0..{self.num_stages - 1} and '
+                    f'-{self.num_stages}..-1 (counted from the end)')
         out_indices = [
             i + self.num_stages if i < 0 else i for i in out_indices
         ]
-        for i in out_indices:
-            if not 0 <= i < self.num_stages:
-                raise ValueError(f'out_indices must be in [-4, 3], got '
-                                 f'{i - self.num_stages if i >= 4 else i}')
         if not -1 <= frozen_stages < self.num_stages:
             raise ValueError(
                 f'frozen_stages must be in [-1, 3], got {frozen_stages}')

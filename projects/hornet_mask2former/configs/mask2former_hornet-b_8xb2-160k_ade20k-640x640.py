@@ -17,6 +17,10 @@ model = dict(
 model['backbone'].update(
     arch='base', init_cfg=dict(checkpoint='checkpoints/hornet-base_in1k.pth'))
 
+# an image that cannot be decoded during evaluation is an error, not skipped
+val_dataloader = dict(dataset=dict(test_mode=True))
+test_dataloader = val_dataloader
+
 optim_wrapper = _base_.layer_decay_optim_wrapper
 optim_wrapper.paramwise_cfg.update(
     decay_rate=0.9, decay_type='stage_wise', num_layers=12)

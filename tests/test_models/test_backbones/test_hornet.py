@@ -133,6 +133,16 @@ def test_out_indices_negative_and_errors():
         HorNet(TINY_ARCH, frozen_stages=4)
 
 
+@pytest.mark.parametrize('out_indices,bad', [((4, ), 4), ((0, -5), -5), (7, 7),
+                                             ((1, 2, 3, 4), 4)])
+def test_out_of_range_out_index_is_named(out_indices, bad):
+    with pytest.raises(ValueError) as err:
+        HorNet(TINY_ARCH, out_indices=out_indices)
+    message = str(err.value)
+    assert f'stage index {bad} does not exist' in message
+    assert 'valid are 0..3 and -4..-1' in message
+
+
 @pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 3])
 def test_frozen_stages(frozen_stages):
     model = HorNet(
