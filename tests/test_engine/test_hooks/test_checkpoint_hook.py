@@ -1,6 +1,8 @@
 """hornet_mm's CheckpointHook: complete files or none, old ones removed only
 after the new one is in place, misfitting checkpoints refused."""
 import errno
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -34,12 +36,24 @@ def test_files_and_last_checkpoint(make_runner, tmp_path):
 def test_leftover_temporary_files_removed_at_start(make_runner, tmp_path):
     work = tmp_path / 'work'
     work.mkdir()
-    left = ['.epoch_4.pth.tmp123', '.last_checkpoint.tmp9']
-    kept = ['.notes.txt.tmp5', 'epoch.pth.tmp3', '.hidden']
-    for name in left + kept:
-        (work / name).write_bytes(b'x')
-    runner = make_runner()
-    runner.train()
+    dead = subprocess.Popen([sys.executable, '-c', ''])
+    dead.wait()
+    live = subprocess.Popen(['sleep', '60'])  # a run writing a checkpoint
+    try:
+        left = [
+            f'.epoch_4.pth.tmp{dead.pid}', f'.last_checkpoint.tmp{dead.pid}'
+        ]
+        kept = [
+            '.notes.txt.tmp5', 'epoch.pth.tmp3', '.hidden',
+            f'.epoch_5.pth.tmp{live.pid}', f'.last_checkpoint.tmp{live.pid}'
+        ]
+        for name in left + kept:
+            (work / name).write_bytes(b'x')
+        runner = make_runner()
+        runner.train()
+    finally:
+        live.kill()
+        live.wait()
     names = _names(work)
     assert not set(left) & set(names)
     assert set(kept) <= set(names)
