@@ -15,8 +15,10 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from hornet_mm.engine import (ResumeError, add_default_training_hooks,
-                              find_resume_checkpoint)
+from hornet_mm.engine import (CheckpointError, ResumeError,
+                              TrainingInterrupted, WorkDirInUse,
+                              add_default_training_hooks,
+                              find_resume_checkpoint, lock_work_dir)
 from hornet_mm.utils import cli
 from hornet_mm.utils.cli import (load_config, set_dataloader_defaults,
                                  set_work_dir, setup_cpu_distributed)
@@ -111,9 +113,12 @@ def merge_args(cfg, args):
 
 
 def run_train(cfg) -> None:
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
-        else Runner.from_cfg(cfg)
-    runner.train()
+    # one run per work dir, from before the runner writes there until the
+    # end of training, however it ends (rank 0 of distributed runs)
+    with lock_work_dir(cfg.work_dir, cfg.get('launcher', 'none')):
+        runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+            else Runner.from_cfg(cfg)
+        runner.train()
 
 
 def main(argv=None) -> int:
@@ -125,10 +130,21 @@ def main(argv=None) -> int:
         return 2
     cpu_distributed = setup_cpu_distributed(cfg)
     cli.flush_denormals()
-    run_train(cfg)
+    status = 0
+    try:
+        run_train(cfg)
+    except TrainingInterrupted as stop:  # logged, checkpoint written
+        status = stop.code
+    except (WorkDirInUse, ResumeError, CheckpointError) as err:  # refused
+        sys.stderr.write(f'error: {err}\n')
+        return 2
+    except KeyboardInterrupt as err:
+        # one line instead of the tracebacks of every frame and worker
+        sys.stderr.write(f'{err or "Interrupted (SIGINT)"}\n')
+        return 130
     if cpu_distributed:  # the runner is gone: join gloo's threads
         cli.shutdown_distributed()
-    return 0
+    return status
 
 
 if __name__ == '__main__':

@@ -20,8 +20,20 @@ def test_defaults_added_and_checkpoint_hook_replaced():
     assert hooks.logger == dict(type='LoggerHook')
     assert hooks.finite_loss == dict(type='hornet_mm.FiniteLossHook')
     assert hooks.random_state == dict(type='hornet_mm.RandomStateHook')
+    assert hooks.preemption == dict(type='hornet_mm.PreemptionHook')
+    assert hooks.resume_check == dict(type='hornet_mm.ResumeCheckHook')
     # a config without default_hooks gets them all
-    assert set(_hooks()) == {'checkpoint', 'finite_loss', 'random_state'}
+    assert set(_hooks()) == {
+        'checkpoint', 'finite_loss', 'random_state', 'preemption',
+        'resume_check'
+    }
+
+
+def test_settings_without_type_get_the_default_hook():
+    hooks = _hooks(
+        default_hooks=dict(preemption=dict(requeue_signals=['SIGUSR1'])))
+    assert hooks.preemption == dict(
+        type='hornet_mm.PreemptionHook', requeue_signals=['SIGUSR1'])
 
 
 def test_switched_off_kept_as_set_or_listed_in_custom_hooks():

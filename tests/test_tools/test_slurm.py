@@ -16,6 +16,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 
 import pytest
 import torch
@@ -156,3 +157,150 @@ def test_slurm_env_derivation(monkeypatch):
         assert os.environ['MASTER_PORT'] == '12345'
     finally:
         shutil.rmtree(bin_dir)
+
+
+# An iteration takes a third of a second more, so that the signals reach the
+# job in the middle of training (the nano model trains 8 batches in 1 s)
+SLOW_CONFIG = '''
+_base_ = [{nano!r}]
+custom_hooks = [dict(type='SlowIterations')]
+'''
+SLOW_HOOK = '''
+import time
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class SlowIterations(Hook):
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        time.sleep(0.3)
+'''
+
+
+def _squeue_state(cluster, job):
+    rc, out = run(['squeue', '-h', '-j', job, '-o', '%T'], env=cluster.env)
+    return out.strip()
+
+
+def _wait_for(predicate, what, cluster, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    pytest.fail(f'timed out waiting for {what}\n{cluster.logs()}')
+
+
+def _come_back(cluster, job):
+    """Wait until the job is requeued, and let it start at once (Slurm
+    holds a requeued job for about two minutes)."""
+    _wait_for(lambda: _squeue_state(cluster, job) == 'PENDING',
+              f'job {job} to be requeued', cluster)
+    run(['scontrol', 'update', f'jobid={job}', 'starttime=now'],
+        env=cluster.env)
+
+
+def test_preempted_job_comes_back_and_matches_the_uninterrupted_weights(
+        cluster, tmp_path):
+    """REQUEUE=1 SIGNAL=USR1@... slurm_train.sh: SIGUSR1 (as before the time
+    limit) makes the job save and requeue itself; `scontrol requeue` (as a
+    preemption) sends SIGTERM, the job saves and Slurm requeues it; each
+    time it comes back it resumes where it stopped, and the final weights
+    are those of an uninterrupted single-process run."""
+    data = tmp_path / 'data'
+    make_imagenet_style(str(data), num_train=4, num_val=2, progress=False)
+    (tmp_path / 'slow_iterations.py').write_text(SLOW_HOOK)
+    config = tmp_path / 'nano_slow.py'
+    config.write_text(
+        SLOW_CONFIG.format(nano=NANO) +
+        "custom_imports = dict(imports=['hornet_mm', 'slow_iterations'], "
+        'allow_failed_imports=False)\n')
+    options = [
+        '--no-validate', '--cfg-options', *_options(data)[1:],
+        'randomness.seed=0', 'randomness.deterministic=True',
+        'default_hooks.logger.interval=1', 'train_cfg.max_epochs=2'
+    ]
+    env = dict(
+        cluster.env,
+        PYTHONPATH=os.pathsep.join(
+            [str(tmp_path), os.environ.get('PYTHONPATH', '')]),
+        MASTER_PORT=str(_free_port()))
+    rc, log = run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'train.py'), config, '--work-dir',
+        tmp_path / 'straight', *options
+    ],
+                  env=env,
+                  timeout=TIMEOUT)
+    assert rc == 0, log[-3000:]
+
+    work_dir = tmp_path / 'work'
+    env.update(
+        GPUS='1',
+        GPUS_PER_NODE='1',
+        CPUS_PER_TASK='1',
+        GRES='',
+        REQUEUE='1',
+        SIGNAL='USR1@10')
+    rc, log = run([
+        'bash',
+        osp.join(REPO, 'tools', 'slurm_train.sh'), PARTITION, 'hornet-requeue',
+        config, work_dir, *options
+    ],
+                  env=env,
+                  timeout=TIMEOUT)
+    assert rc == 0, f'{log[-5000:]}\n{cluster.logs()}'
+    job = re.search(r'Submitted batch job (\d+)', log)[1]
+    out = work_dir / f'slurm-{job}.out'
+
+    def shows(pattern, count=1):
+        text = out.read_text() if out.exists() else ''
+        return len(re.findall(pattern, text)) >= count
+
+    # 1. SIGUSR1 in epoch 1: saved, the job requeues itself
+    _wait_for(lambda: shows(r'Epoch\(train\) \[1\]\[2/4\]'), 'epoch 1',
+              cluster)
+    run(['scancel', '--signal=USR1', job], env=cluster.env)
+    _come_back(cluster, job)
+    # in the run's own log (srun's output is cut when Slurm ends the step)
+    logs = ''.join(p.read_text() for p in work_dir.glob('*/*.log'))
+    assert re.search(
+        r'SIGUSR1 received: training stopped after iteration \d/4 of epoch '
+        r'1 \(\d in all\); saved \S+ \(continue with --resume\)\n.*'
+        rf'Slurm job {job} requeued', logs), logs[-3000:]
+
+    # 2. preempted in epoch 2 (scontrol requeue: SIGTERM, then requeued)
+    _wait_for(lambda: shows(r'Epoch\(train\) \[2\]\[2/4\]'), 'epoch 2',
+              cluster)
+    run(['scontrol', 'requeue', job], env=cluster.env)
+    _come_back(cluster, job)
+
+    # 3. the third run finishes
+    def done():
+        rc, out_ = run(['scontrol', 'show', 'job', job], env=cluster.env)
+        return 'JobState=COMPLETED' in out_
+
+    _wait_for(done, f'job {job} to complete', cluster)
+    text = out.read_text()
+    assert 'Saving checkpoint at 2 epochs' in text, text[-3000:]
+    assert text.count('resumed epoch:') == 2
+    logs = ''.join(p.read_text() for p in work_dir.glob('*/*.log'))
+    assert re.search(
+        r'SIGTERM received: training stopped after iteration \d/4 of epoch '
+        r'2 \(\d in all\); saved ', logs), logs[-3000:]
+    assert 'Epoch(train) [1]' not in logs.split('resumed epoch: 1')[-1]
+
+    straight = torch.load(
+        tmp_path / 'straight' / 'epoch_2.pth', map_location='cpu')
+    resumed = torch.load(work_dir / 'epoch_2.pth', map_location='cpu')
+    assert resumed['meta']['iter'] == straight['meta']['iter'] == 8
+    for key, value in straight['state_dict'].items():
+        assert torch.allclose(
+            resumed['state_dict'][key], value, rtol=0, atol=1e-6), key
+    # only the final checkpoints are left
+    assert sorted(p.name for p in work_dir.glob('*.pth')) == [
+        'epoch_1.pth', 'epoch_2.pth'
+    ]
