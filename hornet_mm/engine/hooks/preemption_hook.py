@@ -102,6 +102,24 @@ def _restart_started_workers(loop) -> None:
         iterator._iterator = iter(loop.dataloader)
 
 
+def _shut_down_workers(runner) -> None:
+    """End the dataloader workers the loops keep (persistent workers, an
+    iteration-based loop's iterator) the way their loaders end them, before
+    the process exits: left to ``multiprocessing``'s exit handler, they are
+    terminated and torch reports each as "killed by signal" in a
+    traceback."""
+    iterators = []
+    for loop in (runner.train_loop, runner._val_loop):
+        loader = getattr(loop, 'dataloader', None)
+        iterators.append(getattr(loader, '_iterator', None))
+        iterator = getattr(loop, 'dataloader_iterator', None)
+        iterator = getattr(iterator, 'iterator', iterator)  # fast-forward
+        iterators.append(getattr(iterator, '_iterator', None))
+    for iterator in iterators:
+        if hasattr(iterator, '_shutdown_workers'):
+            iterator._shutdown_workers()
+
+
 @HOOKS.register_module()
 class PreemptionHook(Hook):
     """Save an iteration-exact checkpoint and stop when a stop signal
@@ -305,8 +323,7 @@ class PreemptionHook(Hook):
             if requeued:
                 runner.logger.warning(requeued)
                 message = f'{message}; {requeued}'
-        self._training = False
-        self._restore()
+        self._stop()
         raise TrainingInterrupted(message, signum, path)
 
     def after_val_iter(self,
@@ -328,15 +345,19 @@ class PreemptionHook(Hook):
                    ' (continue with --resume; this validation is not '
                    'repeated)')
         runner.logger.warning(message)
-        self._training = False
-        self._restore()
+        self._stop()
         raise TrainingInterrupted(message, signum, last)
 
     def _interrupt(self) -> None:
         message = self._interrupt_message()
+        self._stop()
+        raise KeyboardInterrupt(message)
+
+    def _stop(self) -> None:
         self._training = False
         self._restore()
-        raise KeyboardInterrupt(message)
+        if self._runner is not None:
+            _shut_down_workers(self._runner)
 
     def _save(self, runner, filename: str) -> str:
         """Write the checkpoint where (and as) the checkpoint hook writes
