@@ -83,7 +83,9 @@ def atomic_path(path: str, fsync: bool = True) -> Iterator[str]:
     except BaseException as err:
         if osp.lexists(tmp):  # e.g. a full disk: no partial file is left
             os.remove(tmp)
-        if isinstance(err, OSError):
+        # a failed write has an errno; a download's HTTP error (an OSError
+        # too) or another error of the block's own is raised as it is
+        if isinstance(err, OSError) and err.errno is not None:
             raise _write_error(err, path, tmp) from err
         raise
     if fsync:

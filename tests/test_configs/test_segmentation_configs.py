@@ -153,11 +153,13 @@ def test_head_study(name):
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.basename(p))
-def test_tta_setting(path):
+def test_tta_setting(path, tmp_path):
     """`tools/test.py --tta` turns every config into the ms + flip test."""
     tool = load_tool('tools/test.py')
     cfg = Config.fromfile(path)
-    ckpt = osp.join(REPO, 'README.md')  # any existing file
+    ckpt = tmp_path / 'model.pth'  # a checkpoint file; not loaded here
+    torch.save({'state_dict': {}}, ckpt)
+    ckpt = str(ckpt)
     args = SimpleNamespace(
         launcher='none',
         config=path,
