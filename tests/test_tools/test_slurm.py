@@ -134,6 +134,7 @@ def test_slurm_env_derivation(monkeypatch):
     """RANK, WORLD_SIZE, LOCAL_RANK and the master address from Slurm's
     variables, as mmengine's init_dist('slurm') derives them."""
     from hornet_mm.utils.cli import slurm_dist_env
+
     # set, then removed: monkeypatch restores (removes) what
     # slurm_dist_env() exports, which would leak into later tests' jobs
     for name in ('MASTER_ADDR', 'MASTER_PORT', 'RANK', 'LOCAL_RANK',
