@@ -190,6 +190,13 @@ def _squeue_state(cluster, job):
     return out.strip()
 
 
+def _run_logs(work_dir):
+    """The text logs of the runs in a work dir, oldest run first."""
+    # run directories are named by start time (YYYYmmdd_HHMMSS); glob's
+    # order is the file system's
+    return [p.read_text() for p in sorted(work_dir.glob('*/*.log'))]
+
+
 def _wait_for(predicate, what, cluster, timeout=TIMEOUT):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -271,7 +278,7 @@ def test_preempted_job_comes_back_and_matches_the_uninterrupted_weights(
     run(['scancel', '--signal=USR1', job], env=cluster.env)
     _come_back(cluster, job)
     # in the run's own log (srun's output is cut when Slurm ends the step)
-    logs = ''.join(p.read_text() for p in work_dir.glob('*/*.log'))
+    logs = ''.join(_run_logs(work_dir))
     assert re.search(
         r'SIGUSR1 received: training stopped after iteration \d/4 of epoch '
         r'1 \(\d in all\); saved \S+ \(continue with --resume\)\n.*'
@@ -292,11 +299,13 @@ def test_preempted_job_comes_back_and_matches_the_uninterrupted_weights(
     text = out.read_text()
     assert 'Saving checkpoint at 2 epochs' in text, text[-3000:]
     assert text.count('resumed epoch:') == 2
-    logs = ''.join(p.read_text() for p in work_dir.glob('*/*.log'))
+    first, second, third = _run_logs(work_dir)
     assert re.search(
         r'SIGTERM received: training stopped after iteration \d/4 of epoch '
-        r'2 \(\d in all\); saved ', logs), logs[-3000:]
-    assert 'Epoch(train) [1]' not in logs.split('resumed epoch: 1')[-1]
+        r'2 \(\d in all\); saved ', second), second[-3000:]
+    # the third run resumed in epoch 2 and trained no batch of epoch 1 again
+    assert 'resumed epoch: 1, iter: ' in third, third[-3000:]
+    assert 'Epoch(train) [1]' not in third.split('resumed epoch: 1')[-1]
 
     straight = torch.load(
         tmp_path / 'straight' / 'epoch_2.pth', map_location='cpu')
