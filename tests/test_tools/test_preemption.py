@@ -197,6 +197,21 @@ def test_signal_with_dataloader_workers(data_root, tmp_path, signum):
         assert checkpoint_problem(found[3]) is None
 
 
+def test_normal_end_with_persistent_workers_is_quiet(data_root, tmp_path):
+    """The workers of persistent train and val loaders are ended by their
+    loaders when the run ends, not terminated by ``multiprocessing`` at
+    exit (torch then reports each as "killed by signal: Terminated" in a
+    traceback after the last log line)."""
+    options = _options(data_root, 8, 2, 'train_cfg.max_epochs=1',
+                       'train_dataloader.persistent_workers=True',
+                       'val_dataloader.persistent_workers=True')
+    rc, log = _train(tmp_path, *options)
+    assert rc == 0, log[-3000:]
+    assert 'accuracy/top1' in log
+    assert 'Traceback' not in log, log[-3000:]
+    assert 'killed by signal' not in log, log[-3000:]
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))

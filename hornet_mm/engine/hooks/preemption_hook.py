@@ -12,7 +12,7 @@ from mmengine.dist import all_reduce, barrier, is_distributed, is_main_process
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook as _MMEngineCheckpointHook
 from mmengine.hooks import Hook
-from mmengine.runner import EpochBasedTrainLoop
+from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 from hornet_mm.registry import HOOKS
 from hornet_mm.utils.atomic import write_text_atomic
@@ -107,17 +107,20 @@ def _shut_down_workers(runner) -> None:
     iteration-based loop's iterator) the way their loaders end them, before
     the process exits: left to ``multiprocessing``'s exit handler, they are
     terminated and torch reports each as "killed by signal" in a
-    traceback."""
-    iterators = []
-    for loop in (runner.train_loop, runner._val_loop):
+    traceback. A loader whose workers were ended starts new ones if it is
+    iterated again."""
+    for loop in (runner._train_loop, runner._val_loop, runner._test_loop):
+        if not isinstance(loop, BaseLoop):  # not built (a config dict)
+            continue
         loader = getattr(loop, 'dataloader', None)
-        iterators.append(getattr(loader, '_iterator', None))
-        iterator = getattr(loop, 'dataloader_iterator', None)
-        iterator = getattr(iterator, 'iterator', iterator)  # fast-forward
-        iterators.append(getattr(iterator, '_iterator', None))
-    for iterator in iterators:
+        iterator = getattr(loader, '_iterator', None)
         if hasattr(iterator, '_shutdown_workers'):
             iterator._shutdown_workers()
+            loader._iterator = None
+        iterator = getattr(loop, 'dataloader_iterator', None)
+        iterator = getattr(iterator, 'iterator', iterator)  # fast-forward
+        if hasattr(getattr(iterator, '_iterator', None), '_shutdown_workers'):
+            iterator._iterator._shutdown_workers()
 
 
 @HOOKS.register_module()
@@ -266,6 +269,10 @@ class PreemptionHook(Hook):
     def after_train(self, runner) -> None:
         self._training = False
         self._restore()
+
+    def after_run(self, runner) -> None:
+        # also at a normal end (of training or testing)
+        _shut_down_workers(runner)
 
     def before_train_iter(self,
                           runner,
