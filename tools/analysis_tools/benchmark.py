@@ -70,6 +70,8 @@ from hornet_mm.analysis.benchmark import (COMPARE_MODELS, MEMORY_METHODS, Case,
                                           build_classifier, format_ratios,
                                           format_results, peak_memory,
                                           run_cases, synchronize)
+from hornet_mm.analysis.split import (INFER_PARTS, TRAIN_PARTS, format_split,
+                                      time_detector_step)
 from hornet_mm.utils.autocast import PRECISIONS, AutocastPolicy
 
 DEFAULT_SHAPES: Dict[str, Tuple[int, int]] = {
@@ -158,6 +160,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=float,
         default=0.,
         help='with --arch: stochastic depth of all compared models')
+    parser.add_argument(
+        '--split',
+        action='store_true',
+        help='with two-stage detector configs: time the parts of each step '
+        '(data preprocessor, backbone, neck, RPN head, RoI heads, their '
+        'backward, optimizer) instead of whole steps')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--cfg-options',
@@ -167,6 +175,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if bool(args.arch) == bool(args.configs):
         parser.error('give either --arch or one or more configs')
+    if args.split and not args.configs:
+        parser.error('--split needs detector configs')
     if args.compare and not args.arch:
         parser.error('--compare needs --arch (several configs are compared '
                      'with each other anyway)')
@@ -630,6 +640,56 @@ def config_cases(args: argparse.Namespace,
     return cases, shape
 
 
+def split_cases(args: argparse.Namespace, device: torch.device) -> int:
+    """``--split``: per config, mode and precision, the parts of a step
+    (median over ``--repeats`` steps after ``--warmup``)."""
+    status = 0
+    for path in args.configs:
+        label = osp.splitext(osp.basename(path.split('::')[-1]))[0]
+        for mode, precision in itertools.product(args.modes, args.precision):
+            torch.manual_seed(args.seed)
+            model, scope, _ = build_config_model(path, args.cfg_options)
+            height, width = input_shape(args.shape, scope)
+            model = model.to(device)
+            model.train(mode == 'train')
+            batch = synthetic_batch(model, scope, args.batch_size or 2, height,
+                                    width, args.seed)
+            policy = AutocastPolicy.from_precision(device, precision)
+            optimizer = _optimizer(model) if mode == 'train' else None
+            scaler = _scaler(device, precision)
+
+            def backward(loss, optimizer=optimizer, scaler=scaler):
+                _backward_step(loss, optimizer, scaler)
+
+            def step(model=model,
+                     batch=batch,
+                     mode=mode,
+                     policy=policy,
+                     backward=backward):
+                return time_detector_step(
+                    model,
+                    batch,
+                    mode,
+                    device,
+                    autocast=lambda: policy.context(model),
+                    backward=backward)
+
+            settings = f'{mode}, {precision}, batch {args.batch_size or 2} ' \
+                f'x {height} x {width}'
+            try:
+                for _ in range(max(args.warmup, 1)):
+                    step()
+                rounds = [step() for _ in range(max(args.repeats, 1))]
+            except ValueError as exc:
+                print(f'[benchmark] {label}: {exc}')
+                status = 1
+                continue
+            parts = TRAIN_PARTS if mode == 'train' else INFER_PARTS
+            print()
+            print(format_split(label, settings, rounds, parts))
+    return status
+
+
 def input_shape(shape: Optional[List[int]], scope: str) -> Tuple[int, int]:
     """``(H, W)`` from ``--shape`` or the default of the kind of model."""
     if shape is None:
@@ -653,6 +713,16 @@ def main(argv: Optional[List[str]] = None) -> List[Case]:
     if device.type == 'cpu' and 'fp16' in args.precision:
         print('[benchmark] note: float16 autocast on the CPU runs, but most '
               'CPUs have no fast float16 arithmetic: expect it to be slow')
+
+    if args.split:
+        print('=' * 79)
+        print('benchmark --split of configs: ' + ', '.join(args.configs))
+        for line in environment(device):
+            print(line)
+        print('=' * 79)
+        if split_cases(args, device):
+            raise SystemExit(1)
+        return []
 
     if args.arch:
         height, width = input_shape(args.shape, 'arch')
