@@ -1,15 +1,28 @@
 """The main job: HorNet instance segmentation end to end on this machine.
 
-Steps (each prints what it did and where its output went):
+The HorNet workflow in miniature: a backbone pretrained as a classifier,
+converted, and a Mask R-CNN fine-tuned from it, as the released detectors are
+fine-tuned from ImageNet weights. Steps (each prints what it did and where
+its output went):
 
 1. data: a seeded COCO-format instance set (drawn shapes of 4 categories,
-   polygon and RLE masks, crowd regions;
-   ``tools/misc/make_synthetic_data.py coco``) unless it is already there;
-2. training: a small-HorNet Mask R-CNN from scratch with ``tools/train.py``;
-3. evaluation with ``tools/test.py`` and pycocotools: COCO bbox and segm mAP
+   polygon and RLE masks, crowd regions; ``make_synthetic_data.py coco``)
+   and a seeded ImageNet-style classification set (8 classes of shapes and
+   textures; ``make_synthetic_data.py imagenet``), unless they are there;
+2. pretraining: the detector's small HorNet as a classifier with
+   ``tools/train.py``
+   (``configs/hornet/hornet-nano32_1xb32_synthetic-in8.py``);
+3. conversion of its last checkpoint with
+   ``tools/model_converters/hornet_to_mm.py`` (weights only);
+4. training: the small-HorNet Mask R-CNN with ``tools/train.py``, its backbone
+   initialised from the converted file (``init_cfg`` ``Pretrained``);
+5. evaluation with ``tools/test.py`` and pycocotools: COCO bbox and segm mAP
    on the validation split;
-4. pictures: ``tools/demo/image_demo.py`` draws boxes, masks and labels on
-   validation images.
+6. pictures: ``tools/demo/image_demo.py`` draws boxes, masks and labels on
+   validation images; the loss and mAP curves.
+
+``--pretrain-epochs 0`` skips steps 2 and 3 and trains the detector from
+scratch.
 
 Example:
     python tools/demo/detection_pipeline.py --work-dir work_dirs/quickstart
@@ -25,9 +38,25 @@ import time
 from hornet_mm.utils.pipeline import Pipeline
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO, 'configs', 'detection',
-                  'mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')
-STEPS = 4
+CONFIG = osp.join(
+    REPO, 'configs', 'detection',
+    'mask-rcnn_hornet-nano-in8-pre_fpn-gn_4conv1fc-giou_1xb4-8e_'
+    'synthetic-coco.py')
+PRETRAIN_CONFIG = osp.join(REPO, 'configs', 'hornet',
+                           'hornet-nano32_1xb32_synthetic-in8.py')
+STEPS = 6
+
+
+def _generate(pipe: Pipeline, kind: str, root: str, marker: str) -> None:
+    if osp.isfile(marker):
+        sys.stdout.write(f'  {root} exists, reusing it\n')
+        return
+    sys.stdout.write(
+        pipe.run([
+            sys.executable,
+            osp.join(REPO, 'tools', 'misc', 'make_synthetic_data.py'), kind,
+            root
+        ]))
 
 
 def main() -> int:
@@ -36,12 +65,26 @@ def main() -> int:
     parser.add_argument(
         '--data-root',
         default=osp.join(REPO, 'data', 'synthetic_coco'),
-        help='where the generated dataset goes (the config\'s default)')
+        help='where the generated COCO-format set goes (the config\'s '
+        'default)')
     parser.add_argument(
-        '--epochs', type=int, default=12, help='training epochs')
+        '--pretrain-data-root',
+        default=osp.join(REPO, 'data', 'synthetic_imagenet'),
+        help='where the generated ImageNet-style set goes')
+    parser.add_argument(
+        '--epochs', type=int, default=8, help='detector training epochs')
+    parser.add_argument(
+        '--pretrain-epochs',
+        type=int,
+        default=15,
+        help='backbone pretraining epochs; 0: train the detector from '
+        'scratch')
     args = parser.parse_args()
+    if args.epochs < 1 or args.pretrain_epochs < 0:
+        parser.error('--epochs must be >= 1 and --pretrain-epochs >= 0')
     work_dir = osp.abspath(args.work_dir)
     data_root = osp.abspath(args.data_root)
+    pretrain_root = osp.abspath(args.pretrain_data_root)
     os.makedirs(work_dir, exist_ok=True)
     python = sys.executable
     pipe = Pipeline(REPO, STEPS)
@@ -54,23 +97,52 @@ def main() -> int:
         f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'
     ]
 
-    pipe.step(1, 'data: seeded COCO-format instance set')
-    if osp.isfile(ann):
-        sys.stdout.write(f'  {data_root} exists, reusing it\n')
-    else:
-        sys.stdout.write(
-            pipe.run([
-                python,
-                osp.join(REPO, 'tools', 'misc', 'make_synthetic_data.py'),
-                'coco', data_root
-            ]))
+    pipe.step(1, 'data: seeded COCO-format and ImageNet-style sets')
+    _generate(pipe, 'coco', data_root, ann)
+    if args.pretrain_epochs:
+        _generate(pipe, 'imagenet', pretrain_root,
+                  osp.join(pretrain_root, 'meta', 'val.txt'))
 
-    pipe.step(2, 'train a small-HorNet Mask R-CNN from scratch')
+    pretrained = osp.join(work_dir, 'pretrain', 'hornet-nano32_in8.pth')
+    if args.pretrain_epochs:
+        pipe.step(2, 'pretrain the backbone as a classifier (tools/train.py)')
+        pretrain_dir = osp.join(work_dir, 'pretrain')
+        pipe.train([
+            python,
+            osp.join(REPO, 'tools', 'train.py'), PRETRAIN_CONFIG, '--work-dir',
+            pretrain_dir, '--cfg-options',
+            *(f'{loader}.dataset.data_root={pretrain_root}'
+              for loader in ('train_dataloader', 'val_dataloader',
+                             'test_dataloader')),
+            f'train_cfg.max_epochs={args.pretrain_epochs}',
+            f'train_cfg.val_interval={args.pretrain_epochs}',
+            f'param_scheduler.1.end={args.pretrain_epochs}'
+        ],
+                   osp.join(work_dir, 'pretrain.log'),
+                   log_interval=5)
+
+        pipe.step(3, 'convert it for the detector (hornet_to_mm.py)')
+        pipe.run([
+            python,
+            osp.join(REPO, 'tools', 'model_converters', 'hornet_to_mm.py'),
+            osp.join(pretrain_dir, f'epoch_{args.pretrain_epochs}.pth'),
+            pretrained
+        ])
+        sys.stdout.write(f'  {pretrained}\n')
+        init = [f'model.backbone.init_cfg.checkpoint={pretrained}']
+        what = 'fine-tune the small-HorNet Mask R-CNN from it'
+    else:
+        pipe.step(2, 'pretraining skipped (--pretrain-epochs 0)')
+        pipe.step(3, 'nothing to convert')
+        init = ['model.backbone.init_cfg=None']
+        what = 'train the small-HorNet Mask R-CNN from scratch'
+
+    pipe.step(4, what)
     train_dir = osp.join(work_dir, 'train')
     pipe.train([
         python,
         osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', train_dir,
-        *options, f'train_cfg.max_epochs={args.epochs}',
+        *options, *init, f'train_cfg.max_epochs={args.epochs}',
         f'train_cfg.val_interval={args.epochs}',
         f'param_scheduler.1.end={args.epochs}'
     ],
@@ -78,7 +150,7 @@ def main() -> int:
                log_interval=10)
     checkpoint = osp.join(train_dir, f'epoch_{args.epochs}.pth')
 
-    pipe.step(3, 'evaluate with pycocotools (tools/test.py)')
+    pipe.step(5, 'evaluate with pycocotools (tools/test.py)')
     metrics_path = osp.join(work_dir, 'metrics.json')
     pipe.run([
         python,
@@ -93,7 +165,7 @@ def main() -> int:
                          f'mAP@50 {metrics[f"coco/{kind}_mAP_50"]:.3f}, '
                          f'mAP@75 {metrics[f"coco/{kind}_mAP_75"]:.3f}\n')
 
-    pipe.step(4, 'draw predictions on validation images')
+    pipe.step(6, 'draw predictions on validation images')
     images = sorted(glob.glob(osp.join(data_root, 'val2017', '*.jpg')))[:4]
     pictures = osp.join(work_dir, 'pictures')
     sys.stdout.write(
@@ -107,7 +179,10 @@ def main() -> int:
 
     sys.stdout.write(
         f'\nDone in {time.time() - start:.0f} s. Outputs:\n'
-        f'  dataset              {data_root}\n'
+        f'  datasets             {data_root}'
+        f'{", " + pretrain_root if args.pretrain_epochs else ""}\n'
+        f'  pretrained backbone  '
+        f'{pretrained if args.pretrain_epochs else "none (from scratch)"}\n'
         f'  training log, ckpts  {osp.join(work_dir, "train.log")}, '
         f'{train_dir}\n'
         f'  metrics              {metrics_path} (bbox mAP '

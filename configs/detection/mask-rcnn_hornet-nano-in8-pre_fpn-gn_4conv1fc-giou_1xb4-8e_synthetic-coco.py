@@ -1,0 +1,68 @@
+# The main job's detector (tools/quickstart.sh): the small-HorNet Mask R-CNN
+# of mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py fine-tuned from a
+# backbone pretrained on the generated ImageNet-style set
+# (configs/hornet/hornet-nano32_1xb32_synthetic-in8.py, converted with
+# tools/model_converters/hornet_to_mm.py), as the released detectors are
+# fine-tuned from ImageNet weights:
+#   python tools/train.py \
+#       configs/detection/mask-rcnn_hornet-nano-in8-pre_fpn-gn_4conv1fc-giou_1xb4-8e_synthetic-coco.py \
+#       --cfg-options model.backbone.init_cfg.checkpoint=PRETRAINED.pth
+# Changed for a short schedule: GroupNorm in the FPN and the RoI heads, the
+# 4conv1fc box head with the GIoU loss (as the published Cascade recipe), a
+# fixed 2x2 sampling grid per RoIAlign bin, 64 sampled RoIs per image, images
+# at most 320 x 224, lr 3e-3, 8 epochs.
+_base_ = ['./mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py']
+
+norm_cfg = dict(type='GN', num_groups=16, requires_grad=True)
+model = dict(
+    backbone=dict(
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='checkpoints/hornet-nano32_synthetic-in8.pth',
+            prefix='backbone.')),
+    neck=dict(norm_cfg=norm_cfg),
+    roi_head=dict(
+        bbox_roi_extractor=dict(roi_layer=dict(sampling_ratio=2)),
+        mask_roi_extractor=dict(roi_layer=dict(sampling_ratio=2)),
+        bbox_head=dict(
+            type='Shared4Conv1FCBBoxHead',
+            conv_out_channels=64,
+            norm_cfg=norm_cfg,
+            reg_decoded_bbox=True,
+            loss_bbox=dict(_delete_=True, type='GIoULoss', loss_weight=10.0)),
+        mask_head=dict(norm_cfg=norm_cfg)),
+    train_cfg=dict(rcnn=dict(sampler=dict(num=64))))
+
+scale = (320, 224)
+train_pipeline = [
+    dict(type='hornet_mm.LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=scale, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),  # the name mmdet's DetInferencer replaces
+    dict(type='Resize', scale=scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor')),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+max_epochs = 8
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        eta_min=1e-5),
+]
+optim_wrapper = dict(optimizer=dict(lr=3e-3))

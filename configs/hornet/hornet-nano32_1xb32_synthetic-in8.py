@@ -1,0 +1,37 @@
+# The backbone of the small-HorNet Mask R-CNN of the main job
+# (configs/detection/mask-rcnn_hornet-nano-in8-pre_fpn-gn_4conv1fc-giou_
+# 1xb4-8e_synthetic-coco.py) pretrained as a classifier on the generated
+# 8-class ImageNet-style set, as the released detectors start from ImageNet
+# weights:
+#   python tools/misc/make_synthetic_data.py imagenet data/synthetic_imagenet
+#   python tools/train.py configs/hornet/hornet-nano32_1xb32_synthetic-in8.py
+#   python tools/model_converters/hornet_to_mm.py \
+#       work_dirs/hornet-nano32_1xb32_synthetic-in8/epoch_15.pth \
+#       checkpoints/hornet-nano32_synthetic-in8.pth
+# The detector's arch (base_dim 32, its global-filter sizes; the filters are
+# resized on the fly to the 64x64 crops here); 15 epochs of 1200 images.
+_base_ = ['./hornet-nano_1xb32_synthetic-in8.py']
+
+model = dict(
+    backbone=dict(
+        arch=dict(
+            base_dim=32,
+            dw_cfg=[
+                dict(type='DW', kernel_size=7),
+                dict(type='DW', kernel_size=7),
+                dict(type='GF', h=16, w=9),
+                dict(type='GF', h=8, w=5),
+            ])),
+    head=dict(in_channels=32 * 8))
+
+max_epochs = 15
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-5,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs),
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
