@@ -2,8 +2,10 @@
 loaded as modules, commands run for their output, and checkpoints of a
 config's model with weights that make every block count."""
 import importlib.util
+import os
 import os.path as osp
 import re
+import socket
 import subprocess
 import sys
 
@@ -36,6 +38,39 @@ def run(cmd, cwd=REPO, env=None, timeout=None):
                             env=env,
                             timeout=timeout)
     return result.returncode, result.stdout + result.stderr
+
+
+def start(cmd, env=None, new_session=False):
+    """``cmd`` (items as strings) started in the repository with stdout and
+    stderr in one text pipe; with ``new_session``, in a process group of
+    its own (so that a signal to the group reaches its workers)."""
+    return subprocess.Popen([str(c) for c in cmd],
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT,
+                            text=True,
+                            cwd=REPO,
+                            env=env,
+                            start_new_session=new_session)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def rank_env(rank, world_size, port, **extra):
+    """This environment plus what ``--launcher pytorch`` reads for one rank
+    of a one-machine group."""
+    return dict(
+        os.environ,
+        MASTER_ADDR='127.0.0.1',
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        **extra)
 
 
 def run_ok(*cmd, cwd=REPO, env=None, timeout=None):

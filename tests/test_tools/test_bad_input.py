@@ -15,18 +15,15 @@ distributed run and with test-time augmentation; an image of the test set
 that cannot be decoded is an error naming it.
 """
 import hashlib
-import os
 import os.path as osp
 import shutil
-import socket
-import subprocess
 import sys
 
 import pytest
 import torch
 
 import reference_hornet as ref
-from helpers import REPO, loader_options, run
+from helpers import REPO, free_port, loader_options, rank_env, run, start
 from hornet_mm.apis import convert_checkpoint
 from hornet_mm.datasets.synthetic import make_imagenet_style
 from hornet_mm.engine.resume import CheckpointError, check_checkpoint_finite
@@ -242,33 +239,14 @@ def test_test_py_refuses_a_checkpoint_before_evaluating(
     assert 'Epoch(test)' not in log  # nothing was evaluated
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def test_test_py_refuses_on_every_rank_with_tta(trained, tmp_path):
     command = [
         sys.executable, TEST, NANO, trained['nan'], '--tta', '--launcher',
         'pytorch', '--work-dir',
         str(tmp_path), '--cfg-options', *loader_options(trained['root'])
     ]
-    port = str(_free_port())
-    procs = [
-        subprocess.Popen([str(c) for c in command],
-                         stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT,
-                         text=True,
-                         cwd=REPO,
-                         env=dict(
-                             os.environ,
-                             MASTER_ADDR='127.0.0.1',
-                             MASTER_PORT=port,
-                             RANK=str(rank),
-                             LOCAL_RANK=str(rank),
-                             WORLD_SIZE='2')) for rank in range(2)
-    ]
+    port = str(free_port())
+    procs = [start(command, env=rank_env(rank, 2, port)) for rank in range(2)]
     for proc in procs:
         log, _ = proc.communicate(timeout=300)
         assert proc.returncode == 2, log[-3000:]

@@ -15,14 +15,13 @@ import os
 import os.path as osp
 import re
 import signal
-import subprocess
 import sys
 import time
 
 import pytest
 import torch
 
-from helpers import REPO, run
+from helpers import REPO, run, start
 from hornet_mm.datasets.synthetic import make_imagenet_style
 from hornet_mm.engine.resume import checkpoint_problem
 
@@ -97,13 +96,8 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(data_root, tmp_path):
     assert rc == 0, log[-3000:]
 
     work_dir = tmp_path / 'killed'
-    proc = subprocess.Popen(
-        [sys.executable, TRAIN, NANO, '--work-dir',
-         str(work_dir), *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=REPO,
+    proc = start(
+        [sys.executable, TRAIN, NANO, '--work-dir', work_dir, *options],
         env=_env())
     seen = []
     killed = False

@@ -11,15 +11,12 @@ under Slurm; each reports the threads left after ``main`` returned. With
 the shutdown switched off (control) the threads are still there.
 """
 import json
-import os
 import os.path as osp
-import socket
-import subprocess
 import sys
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, free_port, rank_env, start
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
 NANO = osp.join(REPO, 'configs', 'hornet',
@@ -48,37 +45,19 @@ os._exit(0)  # the control must not abort at exit
 '''
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _two_ranks(tmp_path, tool, shutdown, *args):
     probe = tmp_path / 'probe.py'
     probe.write_text(PROBE)
-    port = str(_free_port())
+    port = str(free_port())
     procs = []
     for rank in range(2):
-        env = dict(
-            os.environ,
-            MASTER_ADDR='127.0.0.1',
-            MASTER_PORT=port,
-            RANK=str(rank),
-            LOCAL_RANK=str(rank),
-            WORLD_SIZE='2')
         procs.append(
-            subprocess.Popen([
-                sys.executable,
-                str(probe),
-                osp.join(REPO, 'tools', tool), shutdown, *map(str, args),
-                '--launcher', 'pytorch'
+            start([
+                sys.executable, probe,
+                osp.join(REPO, 'tools', tool), shutdown, *args, '--launcher',
+                'pytorch'
             ],
-                             stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT,
-                             text=True,
-                             cwd=REPO,
-                             env=env))
+                  env=rank_env(rank, 2, port)))
     reports = []
     for proc in procs:
         out, _ = proc.communicate(timeout=300)

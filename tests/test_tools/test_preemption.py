@@ -19,15 +19,13 @@ import os
 import os.path as osp
 import re
 import signal
-import socket
-import subprocess
 import sys
 import time
 
 import pytest
 import torch
 
-from helpers import REPO, run
+from helpers import REPO, free_port, rank_env, run, start
 from hornet_mm.datasets.synthetic import make_imagenet_style
 from hornet_mm.engine.resume import checkpoint_problem
 
@@ -68,15 +66,9 @@ def _train(work_dir, *args, env=None):
 
 def _start(work_dir, *args, env=None):
     """tools/train.py in a process group of its own (workers included)."""
-    return subprocess.Popen(
-        [sys.executable, TRAIN, NANO, '--work-dir',
-         str(work_dir), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=REPO,
-        env=env or _env(),
-        start_new_session=True)
+    return start([sys.executable, TRAIN, NANO, '--work-dir', work_dir, *args],
+                 env=env or _env(),
+                 new_session=True)
 
 
 def _signal_at(proc, pattern, signum, group=True):
@@ -212,35 +204,20 @@ def test_normal_end_with_persistent_workers_is_quiet(data_root, tmp_path):
     assert 'killed by signal' not in log, log[-3000:]
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _two_ranks(work_dir, args, stop_rank1_at=None):
     """tools/train.py as two gloo processes; with ``stop_rank1_at``,
     SIGTERM to rank 1 alone when rank 0's log shows that pattern."""
-    port = str(_free_port())
+    port = str(free_port())
     procs = []
     for rank in (0, 1):
-        env = _env(
-            RANK=str(rank),
-            LOCAL_RANK=str(rank),
-            WORLD_SIZE='2',
-            MASTER_ADDR='127.0.0.1',
-            MASTER_PORT=port,
-            OMP_NUM_THREADS='1')
+        env = rank_env(
+            rank, 2, port, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
         procs.append(
-            subprocess.Popen([
-                sys.executable, TRAIN, NANO, '--work-dir',
-                str(work_dir), '--launcher', 'pytorch', *args
+            start([
+                sys.executable, TRAIN, NANO, '--work-dir', work_dir,
+                '--launcher', 'pytorch', *args
             ],
-                             stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT,
-                             text=True,
-                             cwd=REPO,
-                             env=env))
+                  env=env))
     if stop_rank1_at is None:
         outputs = [p.communicate(timeout=TIMEOUT)[0] for p in procs]
     else:
@@ -318,15 +295,10 @@ def test_iteration_based_run_resumes_exactly(data_root, tmp_path):
 
     # stopped after iteration 5 or 6, resumed
     work_dir = tmp_path / 'stopped'
-    proc = subprocess.Popen(
-        [sys.executable, TRAIN, config, '--work-dir',
-         str(work_dir), *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=REPO,
+    proc = start(
+        [sys.executable, TRAIN, config, '--work-dir', work_dir, *options],
         env=_env(),
-        start_new_session=True)
+        new_session=True)
     log = _signal_at(proc, r'Iter\(train\) \[5/8\]', signal.SIGTERM)
     assert proc.returncode == 143, log[-3000:]
     found = re.search(

@@ -13,7 +13,6 @@ import os
 import os.path as osp
 import re
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ import time
 import pytest
 import torch
 
-from helpers import REPO, load_tool, run
+from helpers import REPO, free_port, load_tool, run
 from hornet_mm.datasets.synthetic import make_imagenet_style
 
 NANO = osp.join(REPO, 'configs', 'hornet',
@@ -52,12 +51,6 @@ def cluster():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _options(root):
     loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
     return ['--cfg-options'] + [
@@ -77,7 +70,7 @@ def test_slurm_train_and_test_two_tasks(cluster, tmp_path):
         GPUS='2',
         GPUS_PER_NODE='2',
         CPUS_PER_TASK='1',
-        MASTER_PORT=str(_free_port()))
+        MASTER_PORT=str(free_port()))
     rc, log = run([
         'bash',
         osp.join(REPO, 'tools', 'slurm_train.sh'), PARTITION, 'hornet-nano',
@@ -103,7 +96,7 @@ def test_slurm_train_and_test_two_tasks(cluster, tmp_path):
 
     # slurm_test.sh, as on a CPU-only partition: no --gres request
     metrics = tmp_path / 'slurm_metrics.json'
-    env.update(GRES='', MASTER_PORT=str(_free_port()))
+    env.update(GRES='', MASTER_PORT=str(free_port()))
     rc, log = run([
         'bash',
         osp.join(REPO, 'tools', 'slurm_test.sh'), PARTITION, 'hornet-test',
@@ -239,7 +232,7 @@ def test_preempted_job_comes_back_and_matches_the_uninterrupted_weights(
         cluster.env,
         PYTHONPATH=os.pathsep.join(
             [str(tmp_path), os.environ.get('PYTHONPATH', '')]),
-        MASTER_PORT=str(_free_port()))
+        MASTER_PORT=str(free_port()))
     rc, log = run([
         sys.executable,
         osp.join(REPO, 'tools', 'train.py'), config, '--work-dir',

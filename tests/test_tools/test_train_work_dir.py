@@ -9,14 +9,13 @@ they had not been started, and leaves no lock behind.
 import os
 import os.path as osp
 import socket
-import subprocess
 import sys
 import time
 
 from test_crash_safety import data_root  # noqa: F401  the fixture
 from test_crash_safety import NANO, TRAIN, _env, _options
 
-from helpers import REPO, run
+from helpers import run, start
 
 # Writes the first half of the first file whose name holds "epoch_2", then
 # waits for the file $HORNET_MM_TEST_GO before writing the rest.
@@ -64,14 +63,10 @@ def test_second_run_on_a_live_work_dir_refused(data_root, tmp_path):  # noqa
     go = tmp_path / 'go'
     env = dict(_env(), HORNET_MM_TEST_GO=str(go))
     work_dir = tmp_path / 'work'
-    live = subprocess.Popen([
+    live = start([
         sys.executable, writer, TRAIN, NANO, '--work-dir', work_dir, *options
     ],
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT,
-                            text=True,
-                            cwd=REPO,
-                            env=env)
+                 env=env)
     try:
         seen = []
         deadline = time.monotonic() + 300
