@@ -129,15 +129,13 @@ def _check_two_stage(model: nn.Module) -> None:
             f'{", ".join(missing)}')
 
 
-def time_detector_step(
-    model: nn.Module,
-    batch: Dict[str, Any],
-    mode: str,
-    device: torch.device,
-    optimizer: Any = None,
-    autocast: Optional[Callable[[], Any]] = None,
-    backward: Optional[Callable[[torch.Tensor],
-                                None]] = None) -> Dict[str, float]:
+def time_detector_step(model: nn.Module,
+                       batch: Dict[str, Any],
+                       mode: str,
+                       device: torch.device,
+                       optimizer: Any = None,
+                       autocast: Optional[Callable[[], Any]] = None,
+                       scaler: Any = None) -> Dict[str, float]:
     """One step of a two-stage mmdet detector on a raw ``batch`` (as a
     data loader gives it), split into parts; seconds per part, and
     ``'step'`` for the whole.
@@ -145,8 +143,8 @@ def time_detector_step(
     ``mode`` is ``'train'`` (forward, loss, backward, ``optimizer.step()``
     and ``zero_grad``) or ``'infer'`` (``mode='predict'`` under
     ``torch.inference_mode``). ``autocast()`` gives the precision context
-    of the forward pass; ``backward(loss)`` runs the backward pass and the
-    optimizer step (default: ``loss.backward()``, ``optimizer.step()``).
+    of the forward pass; a ``scaler`` (``torch.amp.GradScaler``) scales the
+    loss and steps the optimizer, as float16 training does.
     """
     _check_two_stage(model)
     clock = _Clock(device)
@@ -168,14 +166,14 @@ def time_detector_step(
             losses = model(**data, mode='loss')
             loss, _ = model.parse_losses(losses)
         backward_start = clock.now()
-        if backward is None:
-            loss.backward()
-            backward_end = clock.now()
+        (loss if scaler is None else scaler.scale(loss)).backward()
+        backward_end = clock.now()
+        if scaler is None:
             optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
         else:
-            backward(loss)
-            backward_end = clock.now()
+            scaler.step(optimizer)
+            scaler.update()
+        optimizer.zero_grad(set_to_none=True)
         end = clock.now()
     neck_done = clock.grad_ready.get('neck', backward_start)
     backbone_done = clock.grad_ready.get('backbone', neck_done)

@@ -658,21 +658,20 @@ def split_cases(args: argparse.Namespace, device: torch.device) -> int:
             optimizer = _optimizer(model) if mode == 'train' else None
             scaler = _scaler(device, precision)
 
-            def backward(loss, optimizer=optimizer, scaler=scaler):
-                _backward_step(loss, optimizer, scaler)
-
             def step(model=model,
                      batch=batch,
                      mode=mode,
                      policy=policy,
-                     backward=backward):
+                     optimizer=optimizer,
+                     scaler=scaler):
                 return time_detector_step(
                     model,
                     batch,
                     mode,
                     device,
+                    optimizer,
                     autocast=lambda: policy.context(model),
-                    backward=backward)
+                    scaler=scaler)
 
             settings = f'{mode}, {precision}, batch {args.batch_size or 2} ' \
                 f'x {height} x {width}'
