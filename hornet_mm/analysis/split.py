@@ -1,13 +1,14 @@
 """Where the time of a two-stage detector's step goes: data preprocessor,
 backbone, neck, RPN head, RoI heads, backward of each, optimizer.
 
-Forward parts are timed around the calls of the model's parts. Backward
-parts are timed with gradient hooks on the neck's and the backbone's
-outputs: the autograd engine runs the nodes of later operations first, so
-the heads' backward is done when the last neck output has its gradient,
-and the neck's when the last backbone output has its; what follows is the
-backbone's. The RPN and RoI heads consume the same neck outputs, so their
-backward is reported together.
+Forward parts are timed around the calls of the model's parts. For the
+backward pass, the outputs of the backbone and of the neck reach the next
+part as detached copies (leaves of the graph), so that the graph falls into
+three, whose backward passes run one after the other and are timed: the
+heads' (down to the neck's outputs), the neck's and the backbone's. Each
+operation's backward runs once, as in one ``loss.backward()``, and every
+parameter gets the same gradient. The RPN and RoI heads consume the same
+neck outputs, so their backward is reported together.
 
 :func:`time_detector_step` is behind ``tools/analysis_tools/benchmark.py
 --split``.
@@ -15,7 +16,8 @@ backward is reported together.
 import statistics
 import time
 from contextlib import contextmanager, nullcontext
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import torch
 import torch.nn as nn
@@ -37,13 +39,32 @@ def _tensors(value: Any) -> List[torch.Tensor]:
     return []
 
 
+def _cut(value: Any, originals: List[torch.Tensor],
+         leaves: List[torch.Tensor]) -> Any:
+    """``value`` with each tensor that requires grad replaced by a detached
+    copy that requires grad (appended to ``leaves``; the tensor to
+    ``originals``)."""
+    if isinstance(value, torch.Tensor):
+        if not value.requires_grad:
+            return value
+        leaf = value.detach().requires_grad_()
+        originals.append(value)
+        leaves.append(leaf)
+        return leaf
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cut(v, originals, leaves) for v in value)
+    return value
+
+
 class _Clock:
     """Times of named parts within one step, waiting for ``device``."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.times: Dict[str, float] = {}
-        self.grad_ready: Dict[str, float] = {}
+        # per part: its output tensors, and the leaves the next part got
+        self.outputs: Dict[str, List[torch.Tensor]] = {}
+        self.leaves: Dict[str, List[torch.Tensor]] = {}
 
     def now(self) -> float:
         if self.device.type == 'cuda':
@@ -57,20 +78,21 @@ class _Clock:
              owner: Any,
              attr: str,
              part: str,
-             hook_outputs: bool = False) -> Callable[[], None]:
-        """Time ``owner.attr(...)`` into ``part``; with ``hook_outputs``,
-        note when the last of its outputs gets its gradient. Returns the
-        function that undoes the wrapping."""
+             cut: bool = False) -> Callable[[], None]:
+        """Time ``owner.attr(...)`` into ``part``; with ``cut``, give its
+        outputs to the next part as leaves of a graph of their own. Returns
+        the function that undoes the wrapping."""
         original = getattr(owner, attr)
 
         def timed(*args, **kwargs):
             start = self.now()
             result = original(*args, **kwargs)
             self.add(part, self.now() - start)
-            if hook_outputs:
-                for tensor in _tensors(result):
-                    if tensor.requires_grad:
-                        tensor.register_hook(self._on_grad(part))
+            if cut:
+                originals: List[torch.Tensor] = []
+                leaves: List[torch.Tensor] = []
+                result = _cut(result, originals, leaves)
+                self.outputs[part], self.leaves[part] = originals, leaves
             return result
 
         own = vars(owner).get(attr)  # an instance attribute, if any
@@ -84,21 +106,13 @@ class _Clock:
 
         return restore
 
-    def _on_grad(self, part: str) -> Callable[[torch.Tensor], None]:
-
-        def hook(grad: torch.Tensor) -> None:
-            self.grad_ready[part] = max(
-                self.grad_ready.get(part, 0.0), self.now())
-
-        return hook
-
 
 @contextmanager
 def _timed_parts(model: nn.Module, clock: _Clock,
                  training: bool) -> Iterator[None]:
     undo = [
-        clock.wrap(model.backbone, 'forward', 'backbone', hook_outputs=True),
-        clock.wrap(model.neck, 'forward', 'neck', hook_outputs=True),
+        clock.wrap(model.backbone, 'forward', 'backbone', cut=True),
+        clock.wrap(model.neck, 'forward', 'neck', cut=True),
     ]
     if training:
         undo += [
@@ -115,6 +129,22 @@ def _timed_parts(model: nn.Module, clock: _Clock,
     finally:
         for restore in reversed(undo):
             restore()
+
+
+def _staged_backward(clock: _Clock, loss: torch.Tensor) -> Tuple[float, float]:
+    """``loss.backward()`` through the heads, then the neck, then the
+    backbone; the times at which the first two ended."""
+    loss.backward()
+    done = []
+    for part in ('neck', 'backbone'):
+        done.append(clock.now())
+        pairs = [(out, leaf.grad) for out, leaf in zip(
+            clock.outputs.get(part, []), clock.leaves.get(part, []))
+                 if leaf.grad is not None]
+        if pairs:
+            outputs, grads = zip(*pairs)
+            torch.autograd.backward(list(outputs), list(grads))
+    return done[0], done[1]
 
 
 def _check_two_stage(model: nn.Module) -> None:
@@ -166,7 +196,8 @@ def time_detector_step(model: nn.Module,
             losses = model(**data, mode='loss')
             loss, _ = model.parse_losses(losses)
         backward_start = clock.now()
-        (loss if scaler is None else scaler.scale(loss)).backward()
+        neck_done, backbone_done = _staged_backward(
+            clock, loss if scaler is None else scaler.scale(loss))
         backward_end = clock.now()
         if scaler is None:
             optimizer.step()
@@ -175,8 +206,6 @@ def time_detector_step(model: nn.Module,
             scaler.update()
         optimizer.zero_grad(set_to_none=True)
         end = clock.now()
-    neck_done = clock.grad_ready.get('neck', backward_start)
-    backbone_done = clock.grad_ready.get('backbone', neck_done)
     times = clock.times
     times['heads backward'] = neck_done - backward_start
     times['neck backward'] = backbone_done - neck_done

@@ -21,6 +21,8 @@ ROI = (0.05, 0.07)
 PREPROCESS = 0.02
 OPTIMIZER = 0.03
 TOLERANCE = 0.02  # a sleep overshoots by scheduling delays only
+NANO_DET = osp.join(REPO, 'configs', 'detection',
+                    'mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')
 
 
 class _Sleep(torch.autograd.Function):
@@ -155,6 +157,51 @@ def test_infer_step_parts_and_table():
     assert '(rest)' in table
 
 
+class _Capture:
+    """An optimizer that keeps the gradients it is given."""
+
+    def __init__(self, model):
+        self.model = model
+        self.grads = None
+
+    def step(self):
+        self.grads = {
+            name: p.grad.clone()
+            for name, p in self.model.named_parameters() if p.grad is not None
+        }
+
+    def zero_grad(self, set_to_none=True):
+        self.model.zero_grad(set_to_none=set_to_none)
+
+
+def test_split_step_gives_the_gradients_of_one_backward():
+    """The staged backward of the small Mask R-CNN computes the gradients
+    of a plain ``loss.backward()`` (same seed, same sampled RoIs)."""
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    model, scope, _ = tool.build_config_model(NANO_DET, None)
+    batch = tool.synthetic_batch(model, scope, 2, 64, 96, seed=0)
+    model.train()
+
+    torch.manual_seed(1)
+    data = model.data_preprocessor(batch, True)
+    loss, _ = model.parse_losses(model(**data, mode='loss'))
+    loss.backward()
+    expected = {
+        name: p.grad.clone()
+        for name, p in model.named_parameters() if p.grad is not None
+    }
+    model.zero_grad(set_to_none=True)
+
+    torch.manual_seed(1)
+    capture = _Capture(model)
+    time_detector_step(model, batch, 'train', torch.device('cpu'), capture)
+    assert set(capture.grads) == set(expected)
+    assert any(k.startswith('backbone.') for k in expected)
+    for name, grad in expected.items():
+        torch.testing.assert_close(
+            capture.grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
 def test_one_stage_model_is_refused():
     model = _Detector()
     model.rpn_head = None
@@ -165,10 +212,8 @@ def test_one_stage_model_is_refused():
 
 def test_tool_split_of_the_small_mask_rcnn(capsys):
     tool = load_tool('tools/analysis_tools/benchmark.py')
-    config = osp.join(REPO, 'configs', 'detection',
-                      'mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py')
     tool.main([
-        config, '--split', '--shape', '64', '96', '--batch-size', '1',
+        NANO_DET, '--split', '--shape', '64', '96', '--batch-size', '1',
         '--warmup', '1', '--repeats', '2', '--modes', 'train', 'infer'
     ])
     out = capsys.readouterr().out
