@@ -52,6 +52,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import print_log
 
+from .depthwise import depthwise_conv2d
 from .dft import dft_filter2d
 
 __all__ = [
@@ -248,6 +249,20 @@ class GlobalLocalFilter(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
+def _depthwise(conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
+               bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """``conv`` (a depthwise mixer) on ``x`` with ``weight`` / ``bias``;
+    through :func:`~.depthwise.depthwise_conv2d` (the faster weight gradient
+    on the CPU) when ``conv`` is a plain stride-1 depthwise convolution."""
+    plain = (
+        conv.groups == conv.in_channels == conv.out_channels
+        and conv.stride == (1, 1) and conv.dilation == (1, 1)
+        and conv.padding_mode == 'zeros' and not isinstance(conv.padding, str))
+    if plain:
+        return depthwise_conv2d(x, weight, bias, conv.padding)
+    return conv._conv_forward(x, weight, bias)
+
+
 def build_mixer(cfg: dict, channels: int) -> nn.Module:
     """Build the depthwise spatial mixer of a gnConv.
 
@@ -408,13 +423,13 @@ class GnConv(nn.Module):
         q = proj._conv_forward(x, weight[split:],
                                None if bias is None else bias[split:])
         mixer, scale = self.dwconv, self.scale
-        if scale == 1.0:
-            q = mixer(q)
-        elif isinstance(mixer, GlobalLocalFilter):
-            q = mixer.forward_scaled(q, scale)
+        if isinstance(mixer, GlobalLocalFilter):
+            q = mixer(q) if scale == 1.0 else mixer.forward_scaled(q, scale)
+        elif scale == 1.0:
+            q = _depthwise(mixer, q, mixer.weight, mixer.bias)
         else:  # a depthwise nn.Conv2d
             bias = None if mixer.bias is None else mixer.bias * scale
-            q = mixer._conv_forward(q, mixer.weight * scale, bias)
+            q = _depthwise(mixer, q, mixer.weight * scale, bias)
         gates: Tuple[torch.Tensor, ...] = torch.split(q, self.dims, dim=1)
         x = p * gates[0]
         for pw, gate in zip(self.pws, gates[1:]):

@@ -64,26 +64,51 @@ def test_fast_outputs_equal_plain(size):
         _close(out, exp)
 
 
-def test_fast_gradients_equal_plain():
-    fast, plain = _pair(out_indices=(2, 3), gap=False)
+def _gradients_of_both(out_indices, size=(64, 64), bf16=False):
+    fast, plain = _pair(out_indices=out_indices, gap=False)
     fast.train(), plain.train()
-    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(4))
     gen = torch.Generator().manual_seed(5)
     probes = None
     for model in (fast, plain):
         xi = x.clone().requires_grad_()
-        outs = model(xi)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+            outs = model(xi)
         if probes is None:
             probes = [torch.randn(o.shape, generator=gen) for o in outs]
-        sum((o * p).sum() for o, p in zip(outs, probes)).backward()
+        sum((o.float() * p).sum() for o, p in zip(outs, probes)).backward()
         model.input_grad = xi.grad
-    _close(fast.input_grad, plain.input_grad)
     plain_params = dict(plain.named_parameters())
     names = [n for n, _ in fast.named_parameters()]
     assert sorted(names) == sorted(plain_params)
     for name, param in fast.named_parameters():
         assert param.grad is not None, name
+    return fast, plain, plain_params
+
+
+# (2, 3): as a segmentor's; (0, 1, 2, 3) at a non-square size: as a
+# detector's (every stage's dense output, 7x7 and global-filter stages)
+@pytest.mark.parametrize('out_indices,size', [((2, 3), (64, 64)),
+                                              ((0, 1, 2, 3), (64, 96))])
+def test_fast_gradients_equal_plain(out_indices, size):
+    fast, plain, plain_params = _gradients_of_both(out_indices, size)
+    _close(fast.input_grad, plain.input_grad)
+    for name, param in fast.named_parameters():
         _close(param.grad, plain_params[name].grad)
+
+
+def test_bf16_autocast_gradients_close_to_plain():
+    """Training under bfloat16 autocast: the fused path's gradients (its
+    7x7 weight gradient computed channels-last) against the plain path's
+    under the same autocast."""
+    fast, plain, plain_params = _gradients_of_both((0, 1, 2, 3), bf16=True)
+    for name, param in fast.named_parameters():
+        assert param.grad.dtype == torch.float32
+        expected = plain_params[name].grad
+        scale = max(1e-3, expected.abs().max().item())
+        # bfloat16 keeps ~3 significant digits, through 6 blocks and back
+        torch.testing.assert_close(
+            param.grad, expected, rtol=0.1, atol=0.05 * scale, msg=name)
 
 
 def test_with_cp_gradients_equal_plain():
