@@ -31,14 +31,6 @@ INFER_PARTS = ('data preprocessor', 'backbone', 'neck', 'rpn head',
                'roi heads')
 
 
-def _tensors(value: Any) -> List[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    return []
-
-
 def _cut(value: Any, originals: List[torch.Tensor],
          leaves: List[torch.Tensor]) -> Any:
     """``value`` with each tensor that requires grad replaced by a detached

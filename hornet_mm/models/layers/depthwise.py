@@ -59,9 +59,10 @@ class _DepthwiseConv2d(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         x_dtype, w_dtype, b_dtype = ctx.dtypes
         grad = grad.to(x.dtype)
-        args = (None, [1, 1], list(ctx.padding), [1,
-                                                  1], False, [0,
-                                                              0], x.shape[1])
+        # bias sizes, stride, padding, dilation, transposed, output padding,
+        # groups
+        args = (None, [1, 1], list(ctx.padding), [1, 1], False, [0, 0],
+                x.shape[1])  # yapf: disable
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = torch.ops.aten.convolution_backward(
