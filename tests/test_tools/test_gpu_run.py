@@ -105,11 +105,18 @@ def test_dry_run_commands(dry_run):
 
     build = [c for c in steps['mmcv']['commands'] if 'wheel' in c['argv']]
     (build, ) = build
-    assert build['env'] == dict(
+    env = dict(build['env'])
+    # host compiles through the precompiled-header wrapper, its header in
+    # the run's scratch directory
+    assert osp.isfile(env.pop('CXX')) and build['env']['CXX'].endswith(
+        'tools/misc/pch_cxx.sh')
+    assert env.pop('HORNET_MM_PCH_DIR').startswith(str(work))
+    assert env == dict(
         TORCH_CUDA_ARCH_LIST='9.0',
         MMCV_WITH_OPS='1',
         FORCE_CUDA='1',
-        MAX_JOBS='16')
+        MAX_JOBS='16',
+        HORNET_MM_REAL_CXX='c++')
     assert {'--no-build-isolation', '--no-deps'} <= set(build['argv'])
     assert build['timeout_s'] < steps['mmcv']['budget_s']
     assert steps['mmcv']['fallback'][0]['env'] == dict(MMCV_WITH_OPS='0')

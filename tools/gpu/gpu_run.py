@@ -228,7 +228,11 @@ class Plan:
             TORCH_CUDA_ARCH_LIST='9.0',
             MMCV_WITH_OPS='1',
             FORCE_CUDA='1',
-            MAX_JOBS=str(self.args.max_jobs))
+            MAX_JOBS=str(self.args.max_jobs),
+            # the host compiles start from a precompiled torch/types.h
+            CXX=osp.join(osp.dirname(HERE), 'misc', 'pch_cxx.sh'),
+            HORNET_MM_REAL_CXX='c++',
+            HORNET_MM_PCH_DIR=osp.join(self.work, 'mmcv', 'pch'))
         dist = osp.join(self.work, 'mmcv', 'dist')
         lite = osp.join(self.work, 'mmcv', 'lite')
         pip_wheel = [
