@@ -25,10 +25,11 @@ Deviations from the original release and from mmpretrain 1.2.0's port:
 Speed: the feature maps stay channels-last in memory from the stem's norm
 on (a channel-first LayerNorm on a channels-last map is one pass over
 contiguous channels, with no permute copy). The MLP runs on that memory as
-it is: on the CPU its two linear layers are computed as 1x1 convolutions
-(oneDNN), which for the MLP's shapes ran about twice as fast as the MKL GEMM
-behind a float32 ``nn.Linear`` on the 2-thread AMD EPYC this was measured on
-(as fast in bfloat16); elsewhere as ``F.linear`` on the channels-last view.
+it is: as ``F.linear`` on the channels-last view or, on CPUs where that is
+faster, as 1x1 convolutions (oneDNN), which ran the MLP's shapes about twice
+as fast as the MKL GEMM behind a float32 ``nn.Linear`` on a 2-thread AMD EPYC
+and 1.15x slower on an Intel Xeon; the choice is timed once per machine and
+cached (:func:`~hornet_mm.models.layers.cpu_mlp_form`).
 The layer scales are folded into ``proj_out`` and ``pwconv2`` on the fly.
 This fused computation is one method, :meth:`HorNetBlock.forward_fused`,
 chosen per call by :func:`~hornet_mm.models.layers.fusion_allowed` (not
@@ -43,13 +44,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 
 from hornet_mm.registry import MODELS
 from ..layers import GnConv, LayerNorm2d
+from ..layers.cpu_forms import cpu_mlp_form, mlp
 from ..layers.gnconv import fusion_allowed
 
 __all__ = [
@@ -122,9 +123,10 @@ class HorNetBlock(nn.Module):
 
     def forward_fused(self, x: torch.Tensor) -> torch.Tensor:
         """``forward(x)`` with the layer scales folded into ``proj_out`` and
-        ``pwconv2``; on the CPU the MLP runs as 1x1 convolutions on the
-        channels-last map (oneDNN), elsewhere as ``F.linear`` on its
-        channels-last view. For callers that have checked
+        ``pwconv2``; the MLP runs as ``F.linear`` on the channels-last view
+        or, on CPUs where that is faster, as 1x1 convolutions on the
+        channels-last map (:func:`~hornet_mm.models.layers.cpu_mlp_form`).
+        For callers that have checked
         :func:`~hornet_mm.models.layers.fusion_allowed`."""
         x = x + self.drop_path(
             self.gnconv.forward_fused(self.norm1(x), self.gamma1))
@@ -134,12 +136,9 @@ class HorNetBlock(nn.Module):
         if gamma is not None:
             weight2 = weight2 * gamma[:, None]
             bias2 = None if bias2 is None else bias2 * gamma
-        if y.device.type == 'cpu':
-            y = F.conv2d(
-                y.permute(0, 3, 1, 2), fc1.weight[:, :, None, None], fc1.bias)
-            y = F.conv2d(self.act(y), weight2[:, :, None, None], bias2)
-        else:
-            y = F.linear(self.act(fc1(y)), weight2, bias2).permute(0, 3, 1, 2)
+        y = y.permute(0, 3, 1, 2)
+        form = cpu_mlp_form(y) if y.device.type == 'cpu' else 'linear'
+        y = mlp(y, fc1.weight, fc1.bias, weight2, bias2, self.act, form)
         return x + self.drop_path(y)
 
 

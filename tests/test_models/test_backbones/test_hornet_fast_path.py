@@ -14,8 +14,15 @@ import torch.nn as nn
 
 import reference_hornet as ref
 from hornet_mm.models import HorNet, convert_hornet_state_dict
-from hornet_mm.models.layers import fusion_allowed
+from hornet_mm.models.layers import CPU_MLP_FORMS, fusion_allowed
 from small_hornet import SMALL, SMALL_REF
+
+
+@pytest.fixture(params=CPU_MLP_FORMS)
+def mlp_form(request, monkeypatch):
+    """Each test below runs with both CPU formulations of the MLP."""
+    monkeypatch.setenv('HORNET_MM_CPU_MLP', request.param)
+    return request.param
 
 
 def _weights(out_indices=(3, ), seed=0):
@@ -54,7 +61,7 @@ def _close(actual, expected, tol=1e-4):
 
 
 @pytest.mark.parametrize('size', [(64, 64), (72, 104)])
-def test_fast_outputs_equal_plain(size):
+def test_fast_outputs_equal_plain(size, mlp_form):
     fast, plain = _pair(out_indices=(0, 1, 2, 3), gap=False)
     x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
@@ -90,14 +97,14 @@ def _gradients_of_both(out_indices, size=(64, 64), bf16=False):
 # detector's (every stage's dense output, 7x7 and global-filter stages)
 @pytest.mark.parametrize('out_indices,size', [((2, 3), (64, 64)),
                                               ((0, 1, 2, 3), (64, 96))])
-def test_fast_gradients_equal_plain(out_indices, size):
+def test_fast_gradients_equal_plain(out_indices, size, mlp_form):
     fast, plain, plain_params = _gradients_of_both(out_indices, size)
     _close(fast.input_grad, plain.input_grad)
     for name, param in fast.named_parameters():
         _close(param.grad, plain_params[name].grad)
 
 
-def test_bf16_autocast_gradients_close_to_plain():
+def test_bf16_autocast_gradients_close_to_plain(mlp_form):
     """Training under bfloat16 autocast: the fused path's gradients (its
     7x7 weight gradient computed channels-last) against the plain path's
     under the same autocast."""
@@ -111,7 +118,7 @@ def test_bf16_autocast_gradients_close_to_plain():
             param.grad, expected, rtol=0.1, atol=0.05 * scale, msg=name)
 
 
-def test_with_cp_gradients_equal_plain():
+def test_with_cp_gradients_equal_plain(mlp_form):
     fast, plain = _pair(with_cp=True)
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(6))
     fast(x)[0].square().sum().backward()
@@ -121,7 +128,7 @@ def test_with_cp_gradients_equal_plain():
         _close(param.grad, plain_params[name].grad)
 
 
-def test_bf16_autocast_close_to_plain():
+def test_bf16_autocast_close_to_plain(mlp_form):
     fast, plain = _pair()
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(7))
     with torch.inference_mode():

@@ -1,0 +1,205 @@
+"""Which formulation of the HorNet MLP runs fastest on this CPU.
+
+The fused HorNet block computes its MLP (``pwconv1``, GELU, ``pwconv2``) on
+the channels-last map in one of two ways, equal to float32 rounding:
+
+* ``'conv'``: two 1x1 convolutions on the channels-last map (oneDNN);
+* ``'linear'``: two ``F.linear`` on its ``(B, H, W, C)`` view (MKL's GEMM in
+  float32, oneDNN in bfloat16).
+
+Which is faster depends on the machine, not only on its instruction set:
+oneDNN's 1x1 convolution ran the MLP's shapes about 2x faster than MKL's
+float32 GEMM on an AMD EPYC (family 26, AVX-512), and about 1.15x slower on
+an Intel Xeon (family 6 model 167, AVX-512 with AMX) and on the same Xeon
+restricted to AVX2 (README, "Speed"). :func:`cpu_mlp_form` therefore times
+both on the MLP shapes of HorNet-T's four stages (batch 2, about a second)
+the first time a precision and mode (inference or training) is used, and
+caches the choice on disk, keyed by the CPU (model name and flags), the
+torch version and the thread count: later processes on the same machine,
+a resumed run included, read it instead of timing again. The timing draws
+its inputs from its own generator and leaves the global random state alone.
+
+``HORNET_MM_CPU_MLP=conv`` or ``linear`` skips the timing;
+``HORNET_MM_CACHE`` (default ``~/.cache/hornet_mm``) is where the choice is
+kept, in ``cpu_forms.json``.
+"""
+import functools
+import hashlib
+import json
+import os
+import os.path as osp
+import platform
+import statistics
+import tempfile
+import time
+from typing import Callable, Dict, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ['CPU_MLP_FORMS', 'cpu_mlp_form', 'machine_key', 'time_mlp_forms']
+
+CPU_MLP_FORMS = ('conv', 'linear')
+ENV = 'HORNET_MM_CPU_MLP'
+CACHE_FILE = 'cpu_forms.json'
+# HorNet-T's MLP: (channels, feature size at 224, blocks in the stage)
+_STAGES = ((64, 56, 2), (128, 28, 3), (256, 14, 18), (512, 7, 2))
+
+_decided: Dict[Tuple[str, str, str], str] = {}
+
+
+def mlp(x: torch.Tensor, weight1: torch.Tensor, bias1: Optional[torch.Tensor],
+        weight2: torch.Tensor, bias2: Optional[torch.Tensor], act: Callable,
+        form: str) -> torch.Tensor:
+    """``fc2(act(fc1(x)))`` over the channels of ``(B, C, H, W)`` ``x`` (a
+    channels-last map), as 1x1 convolutions or as ``F.linear``."""
+    if form == 'conv':
+        y = F.conv2d(x, weight1[:, :, None, None], bias1)
+        return F.conv2d(act(y), weight2[:, :, None, None], bias2)
+    y = F.linear(x.permute(0, 2, 3, 1), weight1, bias1)
+    return F.linear(act(y), weight2, bias2).permute(0, 3, 1, 2)
+
+
+def _cache_path() -> str:
+    root = os.environ.get('HORNET_MM_CACHE') or osp.join(
+        os.environ.get('XDG_CACHE_HOME') or osp.expanduser('~/.cache'),
+        'hornet_mm')
+    return osp.join(root, CACHE_FILE)
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_id() -> str:
+    model, flags = '', ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                name, _, value = line.partition(':')
+                name = name.strip()
+                if name == 'model name' and not model:
+                    model = value.strip()
+                elif name == 'flags' and not flags:
+                    flags = value.strip()
+    except OSError:
+        pass
+    get_capability = getattr(torch.backends.cpu, 'get_cpu_capability',
+                             lambda: 'unknown')
+    digest = hashlib.sha256(flags.encode()).hexdigest()[:12]
+    return (f'{model or platform.processor() or platform.machine()} '
+            f'flags:{digest} torch:{torch.__version__} '
+            f'isa:{get_capability()}')
+
+
+def machine_key() -> str:
+    """The CPU (model name and flags from ``/proc/cpuinfo``), the torch
+    version and its CPU kernels' instruction set, and the thread count."""
+    return f'{_cpu_id()} threads:{torch.get_num_threads()}'
+
+
+def time_mlp_forms(train: bool,
+                   rounds: int = 5,
+                   batch: int = 2) -> Dict[str, float]:
+    """Seconds per HorNet-T MLP pass (the four stages, weighted by their
+    block counts) for each form, median over ``rounds`` interleaved rounds
+    after one warm-up, in the caller's precision (autocast) and grad mode
+    (``train``: forward and backward)."""
+    gen = torch.Generator().manual_seed(0)
+    cases = []
+    for channels, size, blocks in _STAGES:
+        x = torch.randn(
+            batch, channels, size, size,
+            generator=gen).contiguous(memory_format=torch.channels_last)
+        params = [
+            torch.randn(4 * channels, channels, generator=gen) * 0.05,
+            torch.zeros(4 * channels),
+            torch.randn(channels, 4 * channels, generator=gen) * 0.05,
+            torch.zeros(channels)
+        ]
+        if train:
+            for t in [x, *params]:
+                t.requires_grad_()
+        cases.append((x, params, blocks))
+
+    def one_pass(form: str) -> float:
+        start = time.perf_counter()
+        for x, params, blocks in cases:
+            for _ in range(blocks):
+                y = mlp(x, params[0], params[1], params[2], params[3], F.gelu,
+                        form)
+                if train:
+                    y.float().sum().backward()
+        return time.perf_counter() - start
+
+    times: Dict[str, list] = {form: [] for form in CPU_MLP_FORMS}
+    for i in range(rounds + 1):
+        for form in CPU_MLP_FORMS if i % 2 else CPU_MLP_FORMS[::-1]:
+            elapsed = one_pass(form)
+            if i:
+                times[form].append(elapsed)
+    return {form: statistics.median(t) for form, t in times.items()}
+
+
+def _read_cache(path: str) -> dict:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(path: str, key: str, case: str, form: str,
+                 times: Dict[str, float]) -> None:
+    """Add one choice to the cache file, atomically (a temporary file
+    renamed over it); a cache that cannot be written is skipped."""
+    try:
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        data = _read_cache(path)
+        data.setdefault(key, {})[case] = dict(
+            form=form, seconds={
+                k: round(v, 6)
+                for k, v in times.items()
+            })
+        fd, tmp = tempfile.mkstemp(dir=osp.dirname(path), suffix='.tmp')
+        with os.fdopen(fd, 'w') as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _precision(x: torch.Tensor) -> str:
+    if torch.is_autocast_enabled('cpu'):
+        return str(torch.get_autocast_dtype('cpu')).replace('torch.', '')
+    return str(x.dtype).replace('torch.', '')
+
+
+def cpu_mlp_form(x: torch.Tensor) -> str:
+    """``'conv'`` or ``'linear'``: how the fused HorNet block computes its
+    MLP on ``x`` (on the CPU) in the current precision and grad mode; see
+    the module's description.
+
+    Example:
+        >>> cpu_mlp_form(torch.rand(1, 8, 4, 4)) in CPU_MLP_FORMS
+        True
+    """
+    setting = os.environ.get(ENV, 'auto').strip().lower()
+    if setting in CPU_MLP_FORMS:
+        return setting
+    if setting not in ('', 'auto'):
+        raise ValueError(f'{ENV}={setting!r}: expected one of '
+                         f"{', '.join(CPU_MLP_FORMS)} or auto")
+    train = torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+    case = f"{_precision(x)}-{'train' if train else 'infer'}"
+    path = _cache_path()
+    memo = (path, machine_key(), case)
+    form = _decided.get(memo)
+    if form is not None:
+        return form
+    entry = _read_cache(path).get(memo[1], {}).get(case, {})
+    form = entry.get('form') if isinstance(entry, dict) else None
+    if form not in CPU_MLP_FORMS:
+        times = time_mlp_forms(train)
+        form = min(times, key=times.get)
+        _write_cache(path, memo[1], case, form, times)
+    _decided[memo] = form
+    return form

@@ -1,0 +1,130 @@
+"""The per-machine choice of the HorNet MLP's CPU formulation.
+
+Both forms are checked against an ``nn.Linear`` MLP written out here; the
+choice is the faster of the two timings, made once per machine and case,
+kept on disk, and leaves the global random state alone.
+"""
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+
+from hornet_mm.models.layers import CPU_MLP_FORMS, cpu_forms, cpu_mlp_form
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv('HORNET_MM_CACHE', str(tmp_path))
+    monkeypatch.delenv(cpu_forms.ENV, raising=False)
+    monkeypatch.setattr(cpu_forms, '_decided', {})
+    return tmp_path / cpu_forms.CACHE_FILE
+
+
+@pytest.mark.parametrize('form', CPU_MLP_FORMS)
+def test_both_forms_equal_the_linear_layers(form):
+    gen = torch.Generator().manual_seed(0)
+    fc1, fc2 = nn.Linear(24, 96), nn.Linear(96, 24)
+    x = torch.randn(
+        2, 24, 5, 7,
+        generator=gen).contiguous(memory_format=torch.channels_last)
+    expected = fc2(nn.functional.gelu(fc1(x.permute(0, 2, 3, 1))))
+    out = cpu_forms.mlp(x, fc1.weight, fc1.bias, fc2.weight, fc2.bias,
+                        nn.functional.gelu, form)
+    assert out.shape == x.shape
+    torch.testing.assert_close(
+        out, expected.permute(0, 3, 1, 2), rtol=1e-5, atol=1e-5)
+
+
+def test_the_faster_form_is_chosen_and_kept(cache, monkeypatch):
+    calls = []
+
+    def fake_timing(train):
+        calls.append(train)
+        return dict(
+            conv=0.3, linear=0.2) if train else dict(
+                conv=0.1, linear=0.4)
+
+    monkeypatch.setattr(cpu_forms, 'time_mlp_forms', fake_timing)
+    x = torch.rand(1, 8, 3, 3)
+    with torch.inference_mode():
+        assert cpu_mlp_form(x) == 'conv'
+        assert cpu_mlp_form(x) == 'conv'
+    assert cpu_mlp_form(x) == 'linear'  # grad enabled: training
+    assert calls == [False, True]  # each case timed once
+
+    data = json.loads(cache.read_text())
+    (entry, ) = data.values()
+    assert entry['float32-infer'] == dict(
+        form='conv', seconds=dict(conv=0.1, linear=0.4))
+    assert entry['float32-train']['form'] == 'linear'
+    assert list(data) == [cpu_forms.machine_key()]
+
+    # a new process (an empty memo) reads the file instead of timing
+    monkeypatch.setattr(cpu_forms, '_decided', {})
+    with torch.no_grad():
+        assert cpu_mlp_form(x) == 'conv'
+    assert cpu_mlp_form(x) == 'linear'
+    assert calls == [False, True]
+
+    # another thread count is another machine key: timed again
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if threads > 1 else 2)
+        assert cpu_mlp_form(x) == 'linear'
+    finally:
+        torch.set_num_threads(threads)
+    assert calls == [False, True, True]
+
+
+def test_bf16_autocast_is_its_own_case(cache, monkeypatch):
+    cases = []
+    monkeypatch.setattr(
+        cpu_forms, 'time_mlp_forms',
+        lambda train: cases.append(train) or dict(conv=0.1, linear=0.2))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert cpu_mlp_form(torch.rand(1, 8, 3, 3)) == 'conv'
+    (entry, ) = json.loads(cache.read_text()).values()
+    assert list(entry) == ['bfloat16-train']
+
+
+def test_environment_overrides_and_rejects_unknown(cache, monkeypatch):
+    monkeypatch.setattr(cpu_forms, 'time_mlp_forms',
+                        lambda train: pytest.fail('timed despite override'))
+    x = torch.rand(1, 8, 3, 3)
+    for form in CPU_MLP_FORMS:
+        monkeypatch.setenv(cpu_forms.ENV, form)
+        assert cpu_mlp_form(x) == form
+    monkeypatch.setenv(cpu_forms.ENV, 'gemm')
+    with pytest.raises(ValueError, match='HORNET_MM_CPU_MLP=.gemm.'):
+        cpu_mlp_form(x)
+    assert not cache.exists()
+
+
+def test_unwritable_or_corrupt_cache_still_decides(tmp_path, monkeypatch):
+    blocker = tmp_path / 'file'
+    blocker.write_text('not a directory')
+    monkeypatch.setenv('HORNET_MM_CACHE', str(blocker / 'sub'))
+    monkeypatch.delenv(cpu_forms.ENV, raising=False)
+    monkeypatch.setattr(cpu_forms, '_decided', {})
+    monkeypatch.setattr(cpu_forms, 'time_mlp_forms',
+                        lambda train: dict(conv=0.2, linear=0.1))
+    assert cpu_mlp_form(torch.rand(1, 8, 3, 3)) == 'linear'
+
+    corrupt = tmp_path / 'c'
+    corrupt.mkdir()
+    (corrupt / cpu_forms.CACHE_FILE).write_text('{"truncated": ')
+    monkeypatch.setenv('HORNET_MM_CACHE', str(corrupt))
+    assert cpu_mlp_form(torch.rand(1, 8, 3, 3)) == 'linear'
+    # rewritten whole
+    data = json.loads((corrupt / cpu_forms.CACHE_FILE).read_text())
+    assert list(data) == [cpu_forms.machine_key()]
+
+
+def test_real_timing_keeps_the_global_random_state():
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    times = cpu_forms.time_mlp_forms(train=True, rounds=1, batch=1)
+    assert set(times) == set(CPU_MLP_FORMS)
+    assert all(t > 0 for t in times.values())
+    assert torch.equal(torch.get_rng_state(), state)
