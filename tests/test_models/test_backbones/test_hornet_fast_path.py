@@ -1,10 +1,11 @@
 """The fused forward of HorNet against the plain formulation.
 
-hornet_mm's HorNet blocks run the MLP as 1x1 convolutions on the CPU and fold
-the gnConv scale and the layer scales into weights on the fly
-(``HorNetBlock.forward_fused``); ``HorNet(fused=False)`` computes the
-equations module by module, and is itself checked here against the
-independent functional reference ``tests/reference_hornet.py``. Same weights,
+hornet_mm's HorNet blocks run the MLP as 1x1 convolutions or as
+``F.linear`` on the CPU (both forms are tested) and fold the gnConv scale and
+the layer scales into weights on the fly (``HorNetBlock.forward_fused``);
+``HorNet(fused=False)`` computes the equations module by module, and is
+itself checked here against the independent functional reference
+``tests/reference_hornet.py``. Same weights,
 same outputs and gradients to 1e-4 (float32); hooks, traces, replaced
 modules and float16 take the plain path.
 """
