@@ -37,6 +37,8 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from .depthwise import _compute_dtype
+
 __all__ = ['CPU_MLP_FORMS', 'cpu_mlp_form', 'machine_key', 'time_mlp_forms']
 
 CPU_MLP_FORMS = ('conv', 'linear')
@@ -167,12 +169,6 @@ def _write_cache(path: str, key: str, case: str, form: str,
         pass
 
 
-def _precision(x: torch.Tensor) -> str:
-    if torch.is_autocast_enabled('cpu'):
-        return str(torch.get_autocast_dtype('cpu')).replace('torch.', '')
-    return str(x.dtype).replace('torch.', '')
-
-
 def cpu_mlp_form(x: torch.Tensor) -> str:
     """``'conv'`` or ``'linear'``: how the fused HorNet block computes its
     MLP on ``x`` (on the CPU) in the current precision and grad mode; see
@@ -189,7 +185,8 @@ def cpu_mlp_form(x: torch.Tensor) -> str:
         raise ValueError(f'{ENV}={setting!r}: expected one of '
                          f"{', '.join(CPU_MLP_FORMS)} or auto")
     train = torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
-    case = f"{_precision(x)}-{'train' if train else 'infer'}"
+    precision = str(_compute_dtype(x)).replace('torch.', '')
+    case = f"{precision}-{'train' if train else 'infer'}"
     path = _cache_path()
     memo = (path, machine_key(), case)
     form = _decided.get(memo)
