@@ -31,8 +31,9 @@ import os.path as osp
 import platform
 import statistics
 import tempfile
+import threading
 import time
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +48,7 @@ CACHE_FILE = 'cpu_forms.json'
 # HorNet-T's MLP: (channels, feature size at 224, blocks in the stage)
 _STAGES = ((64, 56, 2), (128, 28, 3), (256, 14, 18), (512, 7, 2))
 
-_decided: Dict[Tuple[str, str, str], str] = {}
+_decided: Dict[Tuple[str, str], str] = {}
 
 
 def mlp(x: torch.Tensor, weight1: torch.Tensor, bias1: Optional[torch.Tensor],
@@ -99,11 +100,44 @@ def machine_key() -> str:
 
 def time_mlp_forms(train: bool,
                    rounds: int = 5,
-                   batch: int = 2) -> Dict[str, float]:
+                   batch: int = 2,
+                   precision: torch.dtype = torch.float32) -> Dict[str, float]:
     """Seconds per HorNet-T MLP pass (the four stages, weighted by their
     block counts) for each form, median over ``rounds`` interleaved rounds
-    after one warm-up, in the caller's precision (autocast) and grad mode
-    (``train``: forward and backward)."""
+    after one warm-up, in ``precision`` (bfloat16: under CPU autocast) and
+    with ``train`` (forward and backward) or without.
+
+    The timing runs on a thread of its own, with the caller's thread count:
+    none of the caller's thread-local autograd state reaches it. A
+    checkpointed block (``with_cp``) decides its form inside the forward,
+    where the checkpoint's saved-tensor hooks are active; timed there, the
+    timing's own backward would recompute the block, which would time again,
+    without end.
+    """
+    threads = torch.get_num_threads()
+    result: Dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            torch.set_num_threads(threads)
+            autocast = torch.autocast(
+                'cpu',
+                dtype=precision,
+                enabled=precision in (torch.bfloat16, torch.float16))
+            with autocast, torch.set_grad_enabled(train):
+                result['times'] = _time_forms(train, rounds, batch)
+        except BaseException as exc:  # noqa: BLE001 - raised by the caller
+            result['error'] = exc
+
+    worker = threading.Thread(target=work, name='hornet_mm-cpu-forms')
+    worker.start()
+    worker.join()
+    if 'error' in result:
+        raise result['error']
+    return result['times']
+
+
+def _time_forms(train: bool, rounds: int, batch: int) -> Dict[str, float]:
     gen = torch.Generator().manual_seed(0)
     cases = []
     for channels, size, blocks in _STAGES:
@@ -185,18 +219,19 @@ def cpu_mlp_form(x: torch.Tensor) -> str:
         raise ValueError(f'{ENV}={setting!r}: expected one of '
                          f"{', '.join(CPU_MLP_FORMS)} or auto")
     train = torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
-    precision = str(_compute_dtype(x)).replace('torch.', '')
+    dtype = _compute_dtype(x)
+    precision = str(dtype).replace('torch.', '')
     case = f"{precision}-{'train' if train else 'infer'}"
-    path = _cache_path()
-    memo = (path, machine_key(), case)
+    memo = (machine_key(), case)
     form = _decided.get(memo)
     if form is not None:
         return form
-    entry = _read_cache(path).get(memo[1], {}).get(case, {})
+    path = _cache_path()
+    entry = _read_cache(path).get(memo[0], {}).get(case, {})
     form = entry.get('form') if isinstance(entry, dict) else None
     if form not in CPU_MLP_FORMS:
-        times = time_mlp_forms(train)
+        times = time_mlp_forms(train, precision=dtype)
         form = min(times, key=times.get)
-        _write_cache(path, memo[1], case, form, times)
+        _write_cache(path, memo[0], case, form, times)
     _decided[memo] = form
     return form

@@ -39,7 +39,8 @@ def test_both_forms_equal_the_linear_layers(form):
 def test_the_faster_form_is_chosen_and_kept(cache, monkeypatch):
     calls = []
 
-    def fake_timing(train):
+    def fake_timing(train, precision):
+        assert precision == torch.float32
         calls.append(train)
         return dict(
             conv=0.3, linear=0.2) if train else dict(
@@ -80,17 +81,18 @@ def test_the_faster_form_is_chosen_and_kept(cache, monkeypatch):
 def test_bf16_autocast_is_its_own_case(cache, monkeypatch):
     cases = []
     monkeypatch.setattr(
-        cpu_forms, 'time_mlp_forms',
-        lambda train: cases.append(train) or dict(conv=0.1, linear=0.2))
+        cpu_forms, 'time_mlp_forms', lambda train, precision: cases.append(
+            (train, precision)) or dict(conv=0.1, linear=0.2))
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert cpu_mlp_form(torch.rand(1, 8, 3, 3)) == 'conv'
+    assert cases == [(True, torch.bfloat16)]
     (entry, ) = json.loads(cache.read_text()).values()
     assert list(entry) == ['bfloat16-train']
 
 
 def test_environment_overrides_and_rejects_unknown(cache, monkeypatch):
     monkeypatch.setattr(cpu_forms, 'time_mlp_forms',
-                        lambda train: pytest.fail('timed despite override'))
+                        lambda *a, **k: pytest.fail('timed despite override'))
     x = torch.rand(1, 8, 3, 3)
     for form in CPU_MLP_FORMS:
         monkeypatch.setenv(cpu_forms.ENV, form)
@@ -108,13 +110,14 @@ def test_unwritable_or_corrupt_cache_still_decides(tmp_path, monkeypatch):
     monkeypatch.delenv(cpu_forms.ENV, raising=False)
     monkeypatch.setattr(cpu_forms, '_decided', {})
     monkeypatch.setattr(cpu_forms, 'time_mlp_forms',
-                        lambda train: dict(conv=0.2, linear=0.1))
+                        lambda train, precision: dict(conv=0.2, linear=0.1))
     assert cpu_mlp_form(torch.rand(1, 8, 3, 3)) == 'linear'
 
     corrupt = tmp_path / 'c'
     corrupt.mkdir()
     (corrupt / cpu_forms.CACHE_FILE).write_text('{"truncated": ')
     monkeypatch.setenv('HORNET_MM_CACHE', str(corrupt))
+    monkeypatch.setattr(cpu_forms, '_decided', {})  # as in a new process
     assert cpu_mlp_form(torch.rand(1, 8, 3, 3)) == 'linear'
     # rewritten whole
     data = json.loads((corrupt / cpu_forms.CACHE_FILE).read_text())
@@ -128,3 +131,55 @@ def test_real_timing_keeps_the_global_random_state():
     assert set(times) == set(CPU_MLP_FORMS)
     assert all(t > 0 for t in times.values())
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_timing_inside_a_checkpointed_forward(cache, monkeypatch):
+    """A checkpointed block (with_cp) decides its form in its forward, where
+    the checkpoint's saved-tensor hooks are active: the timing's backward
+    must not recompute the block (which would time again, without end)."""
+    monkeypatch.setattr(cpu_forms, '_STAGES', ((8, 4, 1), ))
+    fc1, fc2 = nn.Linear(8, 32), nn.Linear(32, 8)
+    decided = []
+
+    def block(x):
+        form = cpu_mlp_form(x)
+        decided.append(form)
+        return cpu_forms.mlp(x, fc1.weight, fc1.bias, fc2.weight, fc2.bias,
+                             nn.functional.gelu, form)
+
+    x = torch.randn(
+        2, 8, 3,
+        3).contiguous(memory_format=torch.channels_last).requires_grad_()
+    for reentrant in (False, True):
+        monkeypatch.setattr(cpu_forms, '_decided', {})
+        if cache.exists():
+            cache.unlink()
+        out = torch.utils.checkpoint.checkpoint(
+            block, x, use_reentrant=reentrant)
+        out.sum().backward()
+        # one forward and one recompute, the recompute with the same form
+        assert len(decided) == 2 and decided[0] == decided[1]
+        assert 'float32-train' in json.loads(cache.read_text()).popitem()[1]
+        decided.clear()
+
+
+def test_timing_runs_in_the_callers_precision_and_thread_count():
+    seen = []
+    real = cpu_forms.mlp
+
+    def spy(x, *args):
+        y = real(x, *args)
+        seen.append(
+            (y.dtype, torch.is_grad_enabled(), torch.get_num_threads()))
+        return y
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        cpu_forms.mlp = spy
+        cpu_forms.time_mlp_forms(
+            train=False, rounds=1, batch=1, precision=torch.bfloat16)
+    finally:
+        cpu_forms.mlp = real
+        torch.set_num_threads(threads)
+    assert seen and set(seen) == {(torch.bfloat16, False, 1)}
