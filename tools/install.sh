@@ -160,7 +160,6 @@ else
             if [[ "${HORNET_MM_PCH:-1}" != 0 ]]; then
                 export HORNET_MM_REAL_CXX="${CXX:-c++}" HORNET_MM_PCH_DIR="$BUILD/pch"
                 export CXX="$REPO/tools/misc/pch_cxx.sh"
-                mkdir -p "$HORNET_MM_PCH_DIR"
             fi
             if [[ "$WITH_CUDA" == 1 ]]; then export FORCE_CUDA=1; fi
             "${PIP[@]}" wheel -q --no-deps --no-build-isolation --no-cache-dir \

@@ -8,6 +8,7 @@ written here, no network).
 """
 import io
 import json
+import os
 import os.path as osp
 import sys
 import tarfile
@@ -116,7 +117,7 @@ def test_dry_run_commands(dry_run):
         MMCV_WITH_OPS='1',
         FORCE_CUDA='1',
         MAX_JOBS='16',
-        HORNET_MM_REAL_CXX='c++')
+        HORNET_MM_REAL_CXX=os.environ.get('CXX') or 'c++')
     assert {'--no-build-isolation', '--no-deps'} <= set(build['argv'])
     assert build['timeout_s'] < steps['mmcv']['budget_s']
     assert steps['mmcv']['fallback'][0]['env'] == dict(MMCV_WITH_OPS='0')
@@ -241,3 +242,55 @@ def test_prepare_check_catches_missing_requirement(tmp_path):
         ['bash', '-n',
          osp.join(REPO, 'tools', 'gpu', 'prepare.sh')])
     assert code == 0, output
+
+
+class _FakePlan:
+    """Two steps of plain commands in place of the GPU run's plan."""
+
+    def __init__(self, tmp_path, codes):
+        self.out, self.work = str(tmp_path / 'out'), str(tmp_path / 'work')
+        self.site = str(tmp_path / 'site')
+        self.py = sys.executable
+        self.codes = codes
+
+    def write_train_config(self):
+        pass
+
+    def steps(self):
+        gpu_run = load_tool('tools/gpu/gpu_run.py')
+        return [
+            gpu_run.Step(f'fake_{i}', f'exits {code}', 60, (), [
+                gpu_run.Command(
+                    [sys.executable, '-c', f'raise SystemExit({code})'])
+            ]) for i, code in enumerate(self.codes)
+        ]
+
+
+@pytest.mark.parametrize('codes,expected', [((0, 0), 0), ((0, 3), 1),
+                                            ((3, 0), 1)])
+def test_run_exit_status_names_failed_steps(tmp_path, capsys, codes, expected):
+    """A GPU run whose step fails exits 1, after writing every step."""
+    gpu_run = load_tool('tools/gpu/gpu_run.py')
+    runner = gpu_run.Runner(_FakePlan(tmp_path, codes), False, 120)
+    runner.figures = lambda step: None
+    assert runner.run() == expected
+    with open(tmp_path / 'out' / 'gpu_run.json', encoding='utf-8') as f:
+        steps = json.load(f)['steps']
+    assert [s['status'] for s in steps
+            ] == ['ok' if code == 0 else 'failed' for code in codes]
+    said = capsys.readouterr().out
+    failed = [f'fake_{i} (failed)' for i, c in enumerate(codes) if c]
+    assert f'failed: {", ".join(failed) or "none"}' in said
+
+
+def test_run_exit_status_on_timeout(tmp_path):
+    gpu_run = load_tool('tools/gpu/gpu_run.py')
+    plan = _FakePlan(tmp_path, [0])
+    runner = gpu_run.Runner(plan, False, 120)
+    runner.figures = lambda step: None
+    step = plan.steps()[0]
+    step.commands[0].argv[-1] = 'import time; time.sleep(30)'
+    step.commands[0].timeout_s = 2
+    plan.steps = lambda: [step]
+    assert runner.run() == 1
+    assert step.status == 'timeout'

@@ -52,6 +52,10 @@ unpacking the mmcv sdist, generating the COCO set, and builds every model
 and config of every step on the CPU (``tools/gpu/steps.py dry-check``); it
 writes the same JSON and log with the GPU commands as they would run,
 status ``dry-run`` and no figures.
+
+The exit status is 1 when a step failed or ran out of its budget (the JSON
+and the log are complete either way), 0 otherwise; a skipped step does not
+count, the failure it follows does.
 """
 import argparse
 import glob
@@ -231,7 +235,7 @@ class Plan:
             MAX_JOBS=str(self.args.max_jobs),
             # the host compiles start from a precompiled torch/types.h
             CXX=osp.join(osp.dirname(HERE), 'misc', 'pch_cxx.sh'),
-            HORNET_MM_REAL_CXX='c++',
+            HORNET_MM_REAL_CXX=os.environ.get('CXX') or 'c++',
             HORNET_MM_PCH_DIR=osp.join(self.work, 'mmcv', 'pch'))
         dist = osp.join(self.work, 'mmcv', 'dist')
         lite = osp.join(self.work, 'mmcv', 'lite')
@@ -561,10 +565,15 @@ class Runner:
             self.say(f'{step.name}: {step.status} ({step.seconds} s)' +
                      (f' {step.note}' if step.note else ''))
             self.write_json()
-        failed = [s.name for s in self.steps if s.status == 'failed']
+        failed = [
+            f'{s.name} ({s.status})' for s in self.steps
+            if s.status in ('failed', 'timeout')
+        ]
         self.say(f'done in {time.time() - self.start:.0f} s; failed: '
                  f'{", ".join(failed) or "none"}')
-        return 1 if self.dry_run and failed else 0
+        # the JSON and the log are written either way; the exit status says
+        # whether every step that ran did what it had to
+        return 1 if failed else 0
 
     def dry_check(self) -> None:
         """The models and configs of every step, built on the CPU."""
