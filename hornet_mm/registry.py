@@ -57,7 +57,8 @@ MODELS = LazyRegistry(
     locations=['hornet_mm.models'],
     lazy={
         'HorFPN': 'hornet_mm.models.necks',
-        'GNUPerHead': 'hornet_mm.models.decode_heads'
+        'GNUPerHead': 'hornet_mm.models.decode_heads',
+        'SingleRoIExtractor': 'hornet_mm.models.roi_heads'
     })
 DATASETS = LazyRegistry(
     'dataset',

@@ -1,0 +1,3 @@
+from .roi_extractors import SingleRoIExtractor
+
+__all__ = ['SingleRoIExtractor']
