@@ -296,17 +296,22 @@ SETTING_KEYS: Tuple[str,
                     ...] = ('mode', 'precision', 'channels_last', 'compile')
 
 
-def format_results(cases: List[Case]) -> str:
-    """One row per case: timings over the repeats, throughput, memory."""
+def format_results(cases: List[Case],
+                   keys: Sequence[str] = SETTING_KEYS,
+                   unit: str = 'img/s') -> str:
+    """One row per case: timings over the repeats, throughput, memory.
+
+    ``keys`` are the settings shown as columns; ``unit`` heads the
+    throughput column (``batch_size`` items per step).
+    """
     header = [
-        'model', 'mode', 'precision', 'channels_last', 'compile', 'batch',
-        'median ms', 'min ms', 'max ms', 'IQR ms', 'img/s', 'warm-up s',
-        'peak MiB', 'note'
+        'model', *keys, 'batch', 'median ms', 'min ms', 'max ms', 'IQR ms',
+        unit, 'warm-up s', 'peak MiB', 'note'
     ]
     rows = []
     for case in cases:
         s = summarize(case)
-        settings = [str(s.get(k, '')) for k in SETTING_KEYS]
+        settings = [str(s.get(k, '')) for k in keys]
         if 'median_ms' not in s:
             rows.append([case.model, *settings,
                          str(case.batch_size)] + ['-'] * 7 + [s['note']])
@@ -337,20 +342,22 @@ def _ratio_cell(case: Case, ref: Case) -> str:
             f'best {best:.2f}')
 
 
-def format_ratios(cases: List[Case], reference: str) -> str:
+def format_ratios(cases: List[Case],
+                  reference: str,
+                  keys: Sequence[str] = SETTING_KEYS) -> str:
     """Throughput ratios against ``reference``, per setting.
 
-    One row per setting (mode, precision, channels-last, compile), one
-    column per model: its img/s over ``reference``'s img/s in the same
-    setting, as ``median (min-max over rounds), best R`` with R the ratio of
-    the fastest steps.
+    One row per setting (the values of ``keys``: mode, precision,
+    channels-last, compile by default), one column per model: its img/s
+    over ``reference``'s img/s in the same setting, as ``median (min-max
+    over rounds), best R`` with R the ratio of the fastest steps.
     """
     models = list(dict.fromkeys(case.model for case in cases))
     groups: Dict[Tuple, Dict[str, Case]] = {}
     for case in cases:
-        key = tuple(case.settings.get(k) for k in SETTING_KEYS)
+        key = tuple(case.settings.get(k) for k in keys)
         groups.setdefault(key, {})[case.model] = case
-    header = list(SETTING_KEYS) + [f'{m} / {reference}' for m in models]
+    header = list(keys) + [f'{m} / {reference}' for m in models]
     rows = []
     for key, by_model in groups.items():
         ref = by_model.get(reference)

@@ -253,3 +253,49 @@ def test_tool_arguments():
     assert osp.isfile(path)
     with pytest.raises(FileNotFoundError):
         tool.resolve_config('mmdet::no/such_config.py')
+
+
+ROI_TOOL = 'tools/analysis_tools/benchmark_roi_align.py'
+
+
+def test_roi_align_tool_checks_agreement_then_times(capsys):
+    tool = load_tool(ROI_TOOL)
+    assert tool.main([
+        '--shapes', 'main-job', '--warmup', '0', '--repeats', '1', '--threads',
+        '2'
+    ]) == 0
+    out = capsys.readouterr().out
+    assert 'CPU: ' in out and 'ISA ' in out and '2 threads' in out
+    for branch in ('7x7', '14x14'):
+        assert re.search(
+            rf'main-job {branch}: outputs and gradients agree '
+            rf'\(max \|diff\| [\d.e-]+\)', out)
+    header, rows = _table_rows(out, '| model ')
+    assert header[:5] == ['model', 'mode', 'shape', 'branch', 'batch']
+    assert 'RoIs/s' in header
+    # 256 box RoIs at 7x7 and 64 mask RoIs at 14x14, both modes, both ops
+    assert sorted((r[0], r[1], r[3], r[4]) for r in rows) == sorted(
+        (m, mode, branch, count) for m in ('hornet_mm', 'mmcv')
+        for mode in ('forward', 'train')
+        for branch, count in (('7x7', '256'), ('14x14', '64')))
+    header, rows = _table_rows(out, '| mode ')
+    assert header == [
+        'mode', 'shape', 'branch', 'mmcv / mmcv', 'hornet_mm / mmcv'
+    ]
+    assert len(rows) == 4
+    for row in rows:
+        assert row[3] == '1.00 (1.00-1.00), best 1.00'
+
+
+def test_roi_align_tool_refuses_disagreeing_extractors(monkeypatch):
+    """A wrong fast path is reported, not timed."""
+    tool = load_tool(ROI_TOOL)
+    from hornet_mm.models.layers import roi_align as module
+    real = module.roi_align_gather
+
+    def off_by_one_percent(*args, **kwargs):
+        return real(*args, **kwargs) * 1.01
+
+    monkeypatch.setattr(module, 'roi_align_gather', off_by_one_percent)
+    with pytest.raises(SystemExit, match='the extractors disagree by'):
+        tool.main(['--shapes', 'main-job', '--modes', 'forward'])
