@@ -2,7 +2,8 @@
 # set (4 categories of drawn shapes, polygon/RLE masks, crowd regions):
 #   python tools/misc/make_synthetic_data.py coco data/synthetic_coco
 #   python tools/train.py configs/detection/mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py
-# One process, 4 images per batch, images at most 384 x 256.
+# One process, 4 images per batch, images at most 384 x 256; the RoI
+# extractors are hornet_mm's (mmdet's with a RoIAlign vectorised on the CPU).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
@@ -34,10 +35,13 @@ model = dict(
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
     rpn_head=dict(in_channels=64, feat_channels=64),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=64),
+        # mmdet's extractor; its RoIAlign computes on all CPU threads
+        bbox_roi_extractor=dict(
+            type='hornet_mm.SingleRoIExtractor', out_channels=64),
         bbox_head=dict(
             in_channels=64, fc_out_channels=256, num_classes=len(classes)),
-        mask_roi_extractor=dict(out_channels=64),
+        mask_roi_extractor=dict(
+            type='hornet_mm.SingleRoIExtractor', out_channels=64),
         mask_head=dict(
             in_channels=64, conv_out_channels=64, num_classes=len(classes))),
     # fewer proposals and sampled RoIs than for COCO: a few objects per image
