@@ -20,6 +20,7 @@ millisecond from ``/proc/self/statm`` (or psutil).
 """
 import math
 import os
+import platform
 import statistics
 import threading
 import time
@@ -31,7 +32,8 @@ import torch.nn as nn
 
 __all__ = [
     'build_classifier', 'COMPARE_MODELS', 'Case', 'run_cases', 'peak_memory',
-    'summarize', 'format_results', 'format_ratios', 'synchronize'
+    'summarize', 'format_results', 'format_ratios', 'synchronize',
+    'cpu_description'
 ]
 
 # ---------------------------------------------------------------------------
@@ -93,6 +95,43 @@ def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (CUDA); nothing on the CPU."""
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
+
+
+def cpu_description() -> str:
+    """The CPU as benchmarks print it: model name, family and model numbers
+    (``/proc/cpuinfo``), the instruction set torch's CPU kernels use, and
+    the AVX-512 / AMX extensions present (``bf16``: avx512_bf16).
+
+    Example:
+        >>> cpu_description()  # doctest: +SKIP
+        'AMD EPYC, family 25 model 1, ISA AVX2'
+    """
+    fields: Dict[str, str] = {}
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = (
+        fields.get('model name') or platform.processor() or platform.machine())
+    parts = [name]
+    if 'cpu family' in fields:
+        parts.append(f"family {fields['cpu family']} model "
+                     f"{fields.get('model', '?')}")
+    get_capability = getattr(torch.backends.cpu, 'get_cpu_capability', None)
+    isa = f'ISA {get_capability()}' if get_capability else 'ISA unknown'
+    flags = set(fields.get('flags', '').split())
+    extras = [
+        label for flag, label in (('avx512f', 'avx512'), ('avx512_bf16',
+                                                          'avx512_bf16'),
+                                  ('amx_tile', 'amx')) if flag in flags
+    ]
+    if extras:
+        isa += f" ({', '.join(extras)})"
+    parts.append(isa)
+    return ', '.join(parts)
 
 
 @dataclass

@@ -148,7 +148,7 @@ def test_tool_compare_prints_results_and_ratios(capsys):
     out = capsys.readouterr().out
     assert f'torch {torch.__version__}' in out
     assert 'torch threads: 2' in out
-    assert 'device: cpu' in out and 'CPU: ' in out
+    assert 'device: cpu' in out and 'CPU: ' in out and ', ISA ' in out
     assert 'peak memory: ' in out and 'warm-up 1 steps' in out
     models = ['hornet_mm', 'plain'] + (['convnext_t'] if HAS_TIMM else [])
 
@@ -299,3 +299,31 @@ def test_roi_align_tool_refuses_disagreeing_extractors(monkeypatch):
     monkeypatch.setattr(module, 'roi_align_gather', off_by_one_percent)
     with pytest.raises(SystemExit, match='the extractors disagree by'):
         tool.main(['--shapes', 'main-job', '--modes', 'forward'])
+
+
+def test_cpu_description_names_family_and_isa(monkeypatch, tmp_path):
+    from hornet_mm.analysis import benchmark
+    info = tmp_path / 'cpuinfo'
+    info.write_text('processor\t: 0\nvendor_id\t: GenuineIntel\n'
+                    'cpu family\t: 6\nmodel\t\t: 167\n'
+                    'model name\t: Intel Xeon\n'
+                    'flags\t\t: fpu avx2 avx512f avx512_bf16 amx_tile\n\n'
+                    'processor\t: 1\ncpu family\t: 6\n')
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        return real_open(info if path == '/proc/cpuinfo' else path, *args,
+                         **kwargs)
+
+    monkeypatch.setattr('builtins.open', fake_open)
+    monkeypatch.setattr(torch.backends.cpu, 'get_cpu_capability',
+                        lambda: 'AVX512')
+    assert benchmark.cpu_description() == (
+        'Intel Xeon, family 6 model 167, ISA AVX512 (avx512, avx512_bf16, '
+        'amx)')
+    info.write_text('model name\t: AMD EPYC\ncpu family\t: 25\n'
+                    'model\t\t: 1\nflags\t\t: fpu avx avx2\n')
+    monkeypatch.setattr(torch.backends.cpu, 'get_cpu_capability',
+                        lambda: 'AVX2')
+    assert benchmark.cpu_description() == (
+        'AMD EPYC, family 25 model 1, ISA AVX2')

@@ -67,9 +67,9 @@ import torch.nn as nn
 from mmengine.config import DictAction
 
 from hornet_mm.analysis.benchmark import (COMPARE_MODELS, MEMORY_METHODS, Case,
-                                          build_classifier, format_ratios,
-                                          format_results, peak_memory,
-                                          run_cases, synchronize)
+                                          build_classifier, cpu_description,
+                                          format_ratios, format_results,
+                                          peak_memory, run_cases, synchronize)
 from hornet_mm.analysis.split import (INFER_PARTS, TRAIN_PARTS, format_split,
                                       time_detector_step)
 from hornet_mm.utils.autocast import PRECISIONS, AutocastPolicy
@@ -188,24 +188,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 # ---------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or the platform's)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def environment(device: torch.device) -> List[str]:
     """Header lines: versions, device, threads."""
     lines = [
         f'torch {torch.__version__}, python {platform.python_version()}, '
         f'{platform.system()} {platform.machine()}',
-        f'CPU: {cpu_model()} ({os.cpu_count()} logical CPUs), '
+        f'CPU: {cpu_description()} ({os.cpu_count()} logical CPUs), '
         f'torch threads: {torch.get_num_threads()}',
     ]
     if device.type == 'cuda':

@@ -20,13 +20,12 @@ Example::
     python tools/analysis_tools/benchmark_roi_align.py --threads 2
 """
 import argparse
-import platform
 import sys
 
 import torch
 
-from hornet_mm.analysis.benchmark import (Case, format_ratios, format_results,
-                                          run_cases)
+from hornet_mm.analysis.benchmark import (Case, cpu_description, format_ratios,
+                                          format_results, run_cases)
 
 # name: image (h, w), batch, channels, sampling ratio, (7x7 RoIs, 14x14 RoIs)
 SHAPES = {
@@ -149,9 +148,8 @@ def main(argv=None) -> int:
         raise SystemExit('--warmup must be >= 0 and --repeats >= 1')
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f'CPU: {platform.processor() or platform.machine()} '
-          f'({_cpu_model()}), ISA {torch.backends.cpu.get_cpu_capability()}, '
-          f'{torch.get_num_threads()} threads, torch {torch.__version__}')
+    print(f'CPU: {cpu_description()}, {torch.get_num_threads()} threads, '
+          f'torch {torch.__version__}')
     cases = build_cases(args.shapes, args.modes)
     run_cases(cases, args.warmup, args.repeats)
     print('(batch: RoIs per extraction)')
@@ -159,21 +157,6 @@ def main(argv=None) -> int:
     print()
     print(format_ratios(cases, 'mmcv', KEYS))
     return 0
-
-
-def _cpu_model() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            info = f.read()
-    except OSError:
-        return 'unknown'
-    fields = {}
-    for line in info.splitlines():
-        key, _, value = line.partition(':')
-        fields.setdefault(key.strip(), value.strip())
-    return (
-        f"{fields.get('model name', 'unknown')}, family "
-        f"{fields.get('cpu family', '?')} model {fields.get('model', '?')}")
 
 
 if __name__ == '__main__':
