@@ -10,7 +10,7 @@
 # Changed for a short schedule: GroupNorm in the FPN and the RoI heads, the
 # 4conv1fc box head with the GIoU loss (as the published Cascade recipe), a
 # fixed 2x2 sampling grid per RoIAlign bin, 64 sampled RoIs per image, images
-# at most 320 x 224, lr 3e-3, 8 epochs.
+# at most 320 x 224, lr 3e-3 (the pretrained backbone's 3e-4), 8 epochs.
 _base_ = ['./mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py']
 
 norm_cfg = dict(type='GN', num_groups=16, requires_grad=True)
@@ -65,4 +65,9 @@ param_scheduler = [
         end=max_epochs,
         eta_min=1e-5),
 ]
-optim_wrapper = dict(optimizer=dict(lr=3e-3))
+# the pretrained backbone at a tenth of the new layers' lr; as mmengine
+# applies custom_keys instead of norm_decay_mult / bias_decay_mult, its norms
+# and biases keep the weight decay of 0.05
+optim_wrapper = dict(
+    optimizer=dict(lr=3e-3),
+    paramwise_cfg=dict(custom_keys=dict(backbone=dict(lr_mult=0.1))))
