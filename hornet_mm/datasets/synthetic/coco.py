@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .painting import (COCO_SHAPE_CLASSES, coco_annotation, draw_shapes,
-                       write_image)
+                       track_jobs, write_image)
 
 __all__ = ['COCO_SHAPE_CLASSES', 'make_coco_style']
 
@@ -67,10 +67,7 @@ def make_coco_style(out_dir: str,
         for split in images
     }
 
-    iterator = jobs
-    if progress:
-        from rich.progress import track
-        iterator = track(jobs, description='writing images')
+    iterator = track_jobs(jobs, progress)
     for split, i in iterator:
         # one generator per image: any subset regenerates identically
         rng = np.random.default_rng([seed, i, split == 'val'])

@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Optional
 import cv2
 import numpy as np
 
-from .painting import write_image
+from .painting import track_jobs, write_image
 
 __all__ = ['SHAPE_CLASSES', 'make_imagenet_style']
 
@@ -155,10 +155,7 @@ def make_imagenet_style(out_dir: str,
     os.makedirs(osp.join(out_dir, 'meta'), exist_ok=True)
     lines: Dict[str, List[str]] = {'train': [], 'val': []}
 
-    iterator = jobs
-    if progress:
-        from rich.progress import track
-        iterator = track(jobs, description='writing images')
+    iterator = track_jobs(jobs, progress)
     for split, label, name, i in iterator:
         # one generator per image: any subset regenerates identically
         rng = np.random.default_rng([seed, label, i, split == 'val'])

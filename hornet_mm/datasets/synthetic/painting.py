@@ -8,13 +8,14 @@
   instance and panoptic writers share (:func:`draw_shapes`);
 * the COCO annotation of one drawn instance (:func:`coco_annotation`:
   polygons, compressed or uncompressed RLE);
-* :func:`write_image`: ``cv2.imwrite`` that raises when nothing is written.
+* :func:`write_image`: ``cv2.imwrite`` that raises when nothing is written;
+* :func:`track_jobs`: the writers' progress bar.
 
 Every function draws from the ``rng`` it is given in a fixed order, so a
 writer that calls them in a fixed order writes byte-identical files for a
 seed.
 """
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -23,7 +24,7 @@ from pycocotools import mask as mask_util
 __all__ = [
     'COCO_SHAPE_CLASSES', 'coco_annotation', 'distinct_colour', 'draw_shapes',
     'shaded_fill', 'skyline', 'smooth_noise', 'textured_background',
-    'write_image'
+    'track_jobs', 'write_image'
 ]
 
 # paints a filled shape of extent ``size`` px centred on (cx, cy) into a mask
@@ -52,6 +53,22 @@ def write_image(path: str, img: np.ndarray,
     """``cv2.imwrite(path, img, params)``; raises ``OSError`` if it fails."""
     if not cv2.imwrite(path, img, list(params)):
         raise OSError(f'Could not write {path}')
+
+
+def track_jobs(jobs: Sequence, show: bool = True) -> Iterable:
+    """``jobs`` under a rich progress bar on a console of its own (or as
+    they are when not ``show``).
+
+    rich's shared console takes one live display at a time, and an
+    inferencer stopped mid-way (mmpretrain's, in one process with a writer)
+    can leave its display open there: a bar on the shared console would then
+    raise ``LiveError``.
+    """
+    if not show:
+        return jobs
+    from rich.console import Console
+    from rich.progress import track
+    return track(jobs, description='writing images', console=Console())
 
 
 def smooth_noise(rng: np.random.Generator, height: int, width: int,

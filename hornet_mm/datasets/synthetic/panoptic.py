@@ -41,7 +41,8 @@ import cv2
 import numpy as np
 
 from .painting import (COCO_SHAPE_CLASSES, MIN_AREA, coco_annotation,
-                       draw_shapes, skyline, smooth_noise, write_image)
+                       draw_shapes, skyline, smooth_noise, track_jobs,
+                       write_image)
 
 __all__ = [
     'COCO_PANOPTIC_THING_CLASSES', 'COCO_PANOPTIC_STUFF_CLASSES',
@@ -208,10 +209,7 @@ def make_coco_panoptic_style(
     jobs = [(split, i)
             for split, count in (('train', num_train), ('val', num_val))
             for i in range(count)]
-    iterator = jobs
-    if progress:
-        from rich.progress import track
-        iterator = track(jobs, description='writing images')
+    iterator = track_jobs(jobs, progress)
     for split, i in iterator:
         # one generator per image: any subset regenerates identically
         rng = np.random.default_rng([seed, i, split == 'val'])
