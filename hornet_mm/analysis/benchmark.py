@@ -100,20 +100,14 @@ def synchronize(device: torch.device) -> None:
 def cpu_description() -> str:
     """The CPU as benchmarks print it: model name, family and model numbers
     (``/proc/cpuinfo``), the instruction set torch's CPU kernels use, and
-    the AVX-512 / AMX extensions present (``bf16``: avx512_bf16).
+    the AVX-512 / AMX extensions present.
 
     Example:
         >>> cpu_description()  # doctest: +SKIP
         'AMD EPYC, family 25 model 1, ISA AVX2'
     """
-    fields: Dict[str, str] = {}
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
+    from hornet_mm.models.layers.cpu_forms import cpuinfo
+    fields = cpuinfo()
     name = (
         fields.get('model name') or platform.processor() or platform.machine())
     parts = [name]

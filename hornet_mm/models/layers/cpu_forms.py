@@ -40,7 +40,9 @@ import torch.nn.functional as F
 
 from .depthwise import _compute_dtype
 
-__all__ = ['CPU_MLP_FORMS', 'cpu_mlp_form', 'machine_key', 'time_mlp_forms']
+__all__ = [
+    'CPU_MLP_FORMS', 'cpu_mlp_form', 'cpuinfo', 'machine_key', 'time_mlp_forms'
+]
 
 CPU_MLP_FORMS = ('conv', 'linear')
 ENV = 'HORNET_MM_CPU_MLP'
@@ -70,20 +72,25 @@ def _cache_path() -> str:
     return osp.join(root, CACHE_FILE)
 
 
-@functools.lru_cache(maxsize=None)
-def _cpu_id() -> str:
-    model, flags = '', ''
+def cpuinfo() -> Dict[str, str]:
+    """The first processor's fields of ``/proc/cpuinfo`` (``'model name'``,
+    ``'cpu family'``, ``'model'``, ``'flags'``, ...); empty where there is
+    no such file."""
+    fields: Dict[str, str] = {}
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
-                name, _, value = line.partition(':')
-                name = name.strip()
-                if name == 'model name' and not model:
-                    model = value.strip()
-                elif name == 'flags' and not flags:
-                    flags = value.strip()
+                key, _, value = line.partition(':')
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    return fields
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_id() -> str:
+    fields = cpuinfo()
+    model, flags = fields.get('model name', ''), fields.get('flags', '')
     get_capability = getattr(torch.backends.cpu, 'get_cpu_capability',
                              lambda: 'unknown')
     digest = hashlib.sha256(flags.encode()).hexdigest()[:12]
