@@ -1,6 +1,6 @@
 # The backbone of the small-HorNet Mask R-CNN of the main job
-# (configs/detection/mask-rcnn_hornet-nano-in8-pre_fpn-gn_4conv1fc-giou_
-# 1xb4-8e_synthetic-coco.py) pretrained as a classifier on the generated
+# (configs/detection/mask-rcnn_hornet-nano-in8-pre_fpn-gn_2fc-giou_
+# 1xb4-11e_synthetic-coco.py) pretrained as a classifier on the generated
 # 8-class ImageNet-style set, as the released detectors start from ImageNet
 # weights:
 #   python tools/misc/make_synthetic_data.py imagenet data/synthetic_imagenet

@@ -40,7 +40,7 @@ from hornet_mm.utils.pipeline import Pipeline
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(
     REPO, 'configs', 'detection',
-    'mask-rcnn_hornet-nano-in8-pre_fpn-gn_4conv1fc-giou_1xb4-8e_'
+    'mask-rcnn_hornet-nano-in8-pre_fpn-gn_2fc-giou_1xb4-11e_'
     'synthetic-coco.py')
 PRETRAIN_CONFIG = osp.join(REPO, 'configs', 'hornet',
                            'hornet-nano32_1xb32_synthetic-in8.py')
@@ -72,7 +72,7 @@ def main() -> int:
         default=osp.join(REPO, 'data', 'synthetic_imagenet'),
         help='where the generated ImageNet-style set goes')
     parser.add_argument(
-        '--epochs', type=int, default=8, help='detector training epochs')
+        '--epochs', type=int, default=11, help='detector training epochs')
     parser.add_argument(
         '--pretrain-epochs',
         type=int,

@@ -5,12 +5,14 @@
 # tools/model_converters/hornet_to_mm.py), as the released detectors are
 # fine-tuned from ImageNet weights:
 #   python tools/train.py \
-#       configs/detection/mask-rcnn_hornet-nano-in8-pre_fpn-gn_4conv1fc-giou_1xb4-8e_synthetic-coco.py \
+#       configs/detection/mask-rcnn_hornet-nano-in8-pre_fpn-gn_2fc-giou_1xb4-11e_synthetic-coco.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=PRETRAINED.pth
-# Changed for a short schedule: GroupNorm in the FPN and the RoI heads, the
-# 4conv1fc box head with the GIoU loss (as the published Cascade recipe), a
-# fixed 2x2 sampling grid per RoIAlign bin, 64 sampled RoIs per image, images
-# at most 320 x 224, lr 3e-3 (the pretrained backbone's 3e-4), 8 epochs.
+# Changed for a short schedule: GroupNorm in the FPN and the mask head, a
+# 2fc box head of 1024 channels with the GIoU loss (the published Cascade
+# recipe's loss; its 4conv1fc head learnt more slowly here: bbox mAP 0.150
+# against 0.193 after 8 epochs), a fixed 2x2 sampling grid per RoIAlign bin,
+# 64 sampled RoIs per image, images at most 320 x 224, lr 3e-3 (the
+# pretrained backbone's 3e-4), 11 epochs.
 _base_ = ['./mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py']
 
 norm_cfg = dict(type='GN', num_groups=16, requires_grad=True)
@@ -25,9 +27,10 @@ model = dict(
         bbox_roi_extractor=dict(roi_layer=dict(sampling_ratio=2)),
         mask_roi_extractor=dict(roi_layer=dict(sampling_ratio=2)),
         bbox_head=dict(
-            type='Shared4Conv1FCBBoxHead',
-            conv_out_channels=64,
-            norm_cfg=norm_cfg,
+            type='ConvFCBBoxHead',
+            num_shared_convs=0,
+            num_shared_fcs=2,
+            fc_out_channels=1024,
             reg_decoded_bbox=True,
             loss_bbox=dict(_delete_=True, type='GIoULoss', loss_weight=10.0)),
         mask_head=dict(norm_cfg=norm_cfg)),
@@ -54,7 +57,7 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-max_epochs = 8
+max_epochs = 11
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
@@ -69,5 +72,5 @@ param_scheduler = [
 # applies custom_keys instead of norm_decay_mult / bias_decay_mult, its norms
 # and biases keep the weight decay of 0.05
 optim_wrapper = dict(
-    optimizer=dict(lr=3e-3),
+    optimizer=dict(lr=3e-3, foreach=True),  # one update for all tensors
     paramwise_cfg=dict(custom_keys=dict(backbone=dict(lr_mult=0.1))))
