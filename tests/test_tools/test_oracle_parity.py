@@ -12,7 +12,10 @@ metrics must equal the oracle's:
   box; per instance box corners within ``BOX_TOL`` pixels, score within
   ``SCORE_TOL``, masks differing in at most ``MASK_PIXELS`` pixels or
   ``MASK_FRACTION`` of their union (pixels at the 0.5 threshold, seen on
-  boxes one or a few pixels wide); pycocotools bbox and segm mAP equal up to
+  boxes one or a few pixels wide), or ``SLIVER_FRACTION`` of it for a box
+  less than ``SLIVER`` pixels across, whose every mask pixel lies on the
+  mask's edge (seen: 6 of 54 pixels of a box 0.54 pixels wide, on an AMD
+  EPYC with AVX-512); pycocotools bbox and segm mAP equal up to
   the rounding (mmdet 2.x reports 4 decimals, 3.x 3);
 * segmentation, single-scale sliding window and (small models) multi-scale
   + flip: class probabilities at 400 fixed pixels of each image within
@@ -38,6 +41,8 @@ BOX_TOL = 0.05
 SCORE_TOL = 1e-4
 MASK_PIXELS = 3
 MASK_FRACTION = 0.02
+SLIVER = 2.0
+SLIVER_FRACTION = 0.2
 MISSED_FRACTION = 0.02
 PROB_TOL = 1e-4
 PIXEL_FRACTION = 1e-4
@@ -118,10 +123,11 @@ def test_detector_equals_original_stack(name, data, tmp_path):
             theirs_mask = mask_utils.decode(
                 dict(size=rle['size'], counts=rle['counts'].encode()))
             differ, union = _mask_difference(masks[i], theirs_mask)
+            sliver = min(box[2] - box[0], box[3] - box[1]) < SLIVER
+            fraction = SLIVER_FRACTION if sliver else MASK_FRACTION
             assert differ <= max(MASK_PIXELS,
-                                 MASK_FRACTION * union), (theirs['image'],
-                                                          label, box, differ,
-                                                          union)
+                                 fraction * union), (theirs['image'], label,
+                                                     box, differ, union)
             worst['box'] = max(worst['box'], _box_distance(boxes[i], box))
             worst['score'] = max(worst['score'], abs(scores[i] - score))
             worst['mask_pixels'] = max(worst['mask_pixels'], differ)
