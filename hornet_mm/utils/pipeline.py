@@ -100,3 +100,19 @@ class Pipeline:
             'plot_curve', logs[-1], '--keys', *keys, '--out', out
         ])
         return out
+
+    @staticmethod
+    def last_checkpoint(work_dir: str) -> str:
+        """The checkpoint a finished ``tools/train.py`` run in ``work_dir``
+        saved last, as mmengine's ``CheckpointHook`` records it in
+        ``work_dir/last_checkpoint``."""
+        record = osp.join(work_dir, 'last_checkpoint')
+        if not osp.isfile(record):
+            raise SystemExit(f'{work_dir} has no last_checkpoint: the '
+                             'training saved no checkpoint')
+        with open(record) as f:
+            checkpoint = f.read().strip()
+        if not osp.isfile(checkpoint):
+            raise SystemExit(f'{record} names {checkpoint!r}, which is not '
+                             'a file')
+        return checkpoint

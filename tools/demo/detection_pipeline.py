@@ -21,8 +21,9 @@ its output went):
 6. pictures: ``tools/demo/image_demo.py`` draws boxes, masks and labels on
    validation images; the loss and mAP curves.
 
-``--pretrain-epochs 0`` skips steps 2 and 3 and trains the detector from
-scratch.
+``--epochs`` and ``--pretrain-epochs`` default to the two configs'
+``max_epochs``; ``--pretrain-epochs 0`` skips steps 2 and 3 and trains the
+detector from scratch.
 
 Example:
     python tools/demo/detection_pipeline.py --work-dir work_dirs/quickstart
@@ -34,13 +35,14 @@ import os
 import os.path as osp
 import sys
 import time
+from typing import List, Optional
 
 from hornet_mm.utils.pipeline import Pipeline
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(
     REPO, 'configs', 'detection',
-    'mask-rcnn_hornet-nano-in8-pre_fpn-gn_2fc-giou_1xb4-11e_'
+    'mask-rcnn_hornet-nano-in8-pre_fpn-gn_2fc-giou_1xb4-7e_'
     'synthetic-coco.py')
 PRETRAIN_CONFIG = osp.join(REPO, 'configs', 'hornet',
                            'hornet-nano32_1xb32_synthetic-in8.py')
@@ -59,6 +61,17 @@ def _generate(pipe: Pipeline, kind: str, root: str, marker: str) -> None:
         ]))
 
 
+def _epoch_options(epochs: Optional[int]) -> List[str]:
+    """``--cfg-options`` for a schedule of ``epochs`` (one validation at
+    its end, the cosine over all of it); none for the config's own."""
+    if epochs is None:
+        return []
+    return [
+        f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
+        f'param_scheduler.1.end={epochs}'
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/quickstart')
@@ -72,16 +85,20 @@ def main() -> int:
         default=osp.join(REPO, 'data', 'synthetic_imagenet'),
         help='where the generated ImageNet-style set goes')
     parser.add_argument(
-        '--epochs', type=int, default=11, help='detector training epochs')
+        '--epochs',
+        type=int,
+        help='detector training epochs (default: the config\'s max_epochs)')
     parser.add_argument(
         '--pretrain-epochs',
         type=int,
-        default=15,
-        help='backbone pretraining epochs; 0: train the detector from '
-        'scratch')
+        help='backbone pretraining epochs (default: its config\'s '
+        'max_epochs); 0: train the detector from scratch')
     args = parser.parse_args()
-    if args.epochs < 1 or args.pretrain_epochs < 0:
-        parser.error('--epochs must be >= 1 and --pretrain-epochs >= 0')
+    if args.epochs is not None and args.epochs < 1:
+        parser.error('--epochs must be >= 1')
+    if args.pretrain_epochs is not None and args.pretrain_epochs < 0:
+        parser.error('--pretrain-epochs must be >= 0')
+    pretrain = args.pretrain_epochs != 0
     work_dir = osp.abspath(args.work_dir)
     data_root = osp.abspath(args.data_root)
     pretrain_root = osp.abspath(args.pretrain_data_root)
@@ -99,12 +116,12 @@ def main() -> int:
 
     pipe.step(1, 'data: seeded COCO-format and ImageNet-style sets')
     _generate(pipe, 'coco', data_root, ann)
-    if args.pretrain_epochs:
+    if pretrain:
         _generate(pipe, 'imagenet', pretrain_root,
                   osp.join(pretrain_root, 'meta', 'val.txt'))
 
     pretrained = osp.join(work_dir, 'pretrain', 'hornet-nano32_in8.pth')
-    if args.pretrain_epochs:
+    if pretrain:
         pipe.step(2, 'pretrain the backbone as a classifier (tools/train.py)')
         pretrain_dir = osp.join(work_dir, 'pretrain')
         pipe.train([
@@ -114,9 +131,7 @@ def main() -> int:
             *(f'{loader}.dataset.data_root={pretrain_root}'
               for loader in ('train_dataloader', 'val_dataloader',
                              'test_dataloader')),
-            f'train_cfg.max_epochs={args.pretrain_epochs}',
-            f'train_cfg.val_interval={args.pretrain_epochs}',
-            f'param_scheduler.1.end={args.pretrain_epochs}'
+            *_epoch_options(args.pretrain_epochs)
         ],
                    osp.join(work_dir, 'pretrain.log'),
                    log_interval=5)
@@ -125,8 +140,7 @@ def main() -> int:
         pipe.run([
             python,
             osp.join(REPO, 'tools', 'model_converters', 'hornet_to_mm.py'),
-            osp.join(pretrain_dir, f'epoch_{args.pretrain_epochs}.pth'),
-            pretrained
+            pipe.last_checkpoint(pretrain_dir), pretrained
         ])
         sys.stdout.write(f'  {pretrained}\n')
         init = [f'model.backbone.init_cfg.checkpoint={pretrained}']
@@ -142,13 +156,11 @@ def main() -> int:
     pipe.train([
         python,
         osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', train_dir,
-        *options, *init, f'train_cfg.max_epochs={args.epochs}',
-        f'train_cfg.val_interval={args.epochs}',
-        f'param_scheduler.1.end={args.epochs}'
+        *options, *init, *_epoch_options(args.epochs)
     ],
                osp.join(work_dir, 'train.log'),
                log_interval=10)
-    checkpoint = osp.join(train_dir, f'epoch_{args.epochs}.pth')
+    checkpoint = pipe.last_checkpoint(train_dir)
 
     pipe.step(5, 'evaluate with pycocotools (tools/test.py)')
     metrics_path = osp.join(work_dir, 'metrics.json')
@@ -180,9 +192,9 @@ def main() -> int:
     sys.stdout.write(
         f'\nDone in {time.time() - start:.0f} s. Outputs:\n'
         f'  datasets             {data_root}'
-        f'{", " + pretrain_root if args.pretrain_epochs else ""}\n'
+        f'{", " + pretrain_root if pretrain else ""}\n'
         f'  pretrained backbone  '
-        f'{pretrained if args.pretrain_epochs else "none (from scratch)"}\n'
+        f'{pretrained if pretrain else "none (from scratch)"}\n'
         f'  training log, ckpts  {osp.join(work_dir, "train.log")}, '
         f'{train_dir}\n'
         f'  metrics              {metrics_path} (bbox mAP '
