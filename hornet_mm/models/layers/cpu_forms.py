@@ -19,13 +19,22 @@ torch version and the thread count: later processes on the same machine,
 a resumed run included, read it instead of timing again. The timing draws
 its inputs from its own generator and leaves the global random state alone.
 
-``HORNET_MM_CPU_MLP=conv`` or ``linear`` skips the timing;
+The depthwise 7x7 weight gradient of training (:mod:`.depthwise`) has three
+forms of its own; :func:`cpu_weight_grad_form` times them the same way on the
+depthwise shapes of HorNet-T's four stages (batch 4, float32, about a second
+once per machine) and uses, for a map of any size, the form that was fastest
+at the nearest of those four map sizes.
+
+``HORNET_MM_CPU_MLP=conv`` or ``linear`` skips the MLP timing and
+``HORNET_MM_CPU_DW_WGRAD=channels_last|batched|batched_channels_last`` the
+depthwise one;
 ``HORNET_MM_CACHE`` (default ``~/.cache/hornet_mm``) is where the choice is
 kept, in ``cpu_forms.json``.
 """
 import functools
 import hashlib
 import json
+import math
 import os
 import os.path as osp
 import platform
@@ -38,10 +47,11 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from .depthwise import _compute_dtype
+from .depthwise import WEIGHT_GRAD_FORMS, _compute_dtype, depthwise_weight_grad
 
 __all__ = [
-    'CPU_MLP_FORMS', 'cpu_mlp_form', 'cpuinfo', 'machine_key', 'time_mlp_forms'
+    'CPU_MLP_FORMS', 'cpu_mlp_form', 'cpu_weight_grad_form', 'cpuinfo',
+    'machine_key', 'time_mlp_forms', 'time_weight_grad_forms'
 ]
 
 CPU_MLP_FORMS = ('conv', 'linear')
@@ -49,6 +59,10 @@ ENV = 'HORNET_MM_CPU_MLP'
 CACHE_FILE = 'cpu_forms.json'
 # HorNet-T's MLP: (channels, feature size at 224, blocks in the stage)
 _STAGES = ((64, 56, 2), (128, 28, 3), (256, 14, 18), (512, 7, 2))
+
+# HorNet-T's gnConv depthwise mixers: (channels, feature size at 224)
+_DW_STAGES = ((96, 56), (224, 28), (480, 14), (992, 7))
+DW_ENV = 'HORNET_MM_CPU_DW_WGRAD'
 
 _decided: Dict[Tuple[str, str], str] = {}
 
@@ -238,6 +252,68 @@ def cpu_mlp_form(x: torch.Tensor) -> str:
     form = entry.get('form') if isinstance(entry, dict) else None
     if form not in CPU_MLP_FORMS:
         times = time_mlp_forms(train, precision=dtype)
+        form = min(times, key=times.get)
+        _write_cache(path, memo[0], case, form, times)
+    _decided[memo] = form
+    return form
+
+
+def time_weight_grad_forms(channels: int,
+                           size: int,
+                           rounds: int = 3,
+                           batch: int = 4) -> Dict[str, float]:
+    """Seconds per 7x7 depthwise weight gradient of ``batch`` channels-last
+    float32 ``channels x size x size`` maps for each of
+    :data:`~.depthwise.WEIGHT_GRAD_FORMS`, median over ``rounds`` interleaved
+    rounds after one warm-up; inputs from a generator of its own."""
+    gen = torch.Generator().manual_seed(0)
+    x, grad = (
+        torch.randn(
+            batch, channels, size, size,
+            generator=gen).contiguous(memory_format=torch.channels_last)
+        for _ in range(2))
+    shape = (channels, 1, 7, 7)
+    times: Dict[str, list] = {form: [] for form in WEIGHT_GRAD_FORMS}
+    with torch.no_grad():
+        for i in range(rounds + 1):
+            order = WEIGHT_GRAD_FORMS if i % 2 else WEIGHT_GRAD_FORMS[::-1]
+            for form in order:
+                start = time.perf_counter()
+                depthwise_weight_grad(x, grad, shape, (3, 3), form)
+                if i:
+                    times[form].append(time.perf_counter() - start)
+    return {form: statistics.median(t) for form, t in times.items()}
+
+
+def cpu_weight_grad_form(map_size: int) -> str:
+    """The :data:`~.depthwise.WEIGHT_GRAD_FORMS` entry the depthwise weight
+    gradient uses for maps of ``map_size`` (``H * W``) pixels on this CPU:
+    the one timed fastest at the nearest (in ratio) of HorNet-T's four map
+    sizes, timed once per machine and cached with the MLP's choice.
+
+    Example:
+        >>> cpu_weight_grad_form(14 * 14) in WEIGHT_GRAD_FORMS
+        True
+    """
+    setting = os.environ.get(DW_ENV, 'auto').strip().lower()
+    if setting in WEIGHT_GRAD_FORMS:
+        return setting
+    if setting not in ('', 'auto'):
+        raise ValueError(f'{DW_ENV}={setting!r}: expected one of '
+                         f"{', '.join(WEIGHT_GRAD_FORMS)} or auto")
+    channels, size = min(
+        _DW_STAGES,
+        key=lambda stage: abs(math.log(max(map_size, 1) / stage[1]**2)))
+    case = f'dw7x7-weight-grad-{size}x{size}'
+    memo = (machine_key(), case)
+    form = _decided.get(memo)
+    if form is not None:
+        return form
+    path = _cache_path()
+    entry = _read_cache(path).get(memo[0], {}).get(case, {})
+    form = entry.get('form') if isinstance(entry, dict) else None
+    if form not in WEIGHT_GRAD_FORMS:
+        times = time_weight_grad_forms(channels, size)
         form = min(times, key=times.get)
         _write_cache(path, memo[0], case, form, times)
     _decided[memo] = form

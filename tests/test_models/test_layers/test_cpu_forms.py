@@ -17,6 +17,7 @@ from hornet_mm.models.layers import CPU_MLP_FORMS, cpu_forms, cpu_mlp_form
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv('HORNET_MM_CACHE', str(tmp_path))
     monkeypatch.delenv(cpu_forms.ENV, raising=False)
+    monkeypatch.delenv(cpu_forms.DW_ENV, raising=False)
     monkeypatch.setattr(cpu_forms, '_decided', {})
     return tmp_path / cpu_forms.CACHE_FILE
 
@@ -108,6 +109,7 @@ def test_unwritable_or_corrupt_cache_still_decides(tmp_path, monkeypatch):
     blocker.write_text('not a directory')
     monkeypatch.setenv('HORNET_MM_CACHE', str(blocker / 'sub'))
     monkeypatch.delenv(cpu_forms.ENV, raising=False)
+    monkeypatch.delenv(cpu_forms.DW_ENV, raising=False)
     monkeypatch.setattr(cpu_forms, '_decided', {})
     monkeypatch.setattr(cpu_forms, 'time_mlp_forms',
                         lambda train, precision: dict(conv=0.2, linear=0.1))
@@ -190,3 +192,49 @@ def test_timing_runs_in_the_callers_precision_and_thread_count():
         cpu_forms.mlp = real
         torch.set_num_threads(threads)
     assert seen and set(seen) == {(torch.bfloat16, False, 1)}
+
+
+def test_weight_grad_form_follows_the_nearest_stage_and_is_kept(
+        cache, monkeypatch):
+    calls = []
+    fastest = {56: 'batched_channels_last', 28: 'batched', 14: 'batched',
+               7: 'channels_last'}  # yapf: disable
+
+    def fake_timing(channels, size):
+        calls.append(size)
+        times = dict(channels_last=0.3, batched=0.3, batched_channels_last=0.3)
+        times[fastest[size]] = 0.1
+        return times
+
+    monkeypatch.setattr(cpu_forms, 'time_weight_grad_forms', fake_timing)
+    assert cpu_forms.cpu_weight_grad_form(56 * 56) == 'batched_channels_last'
+    assert cpu_forms.cpu_weight_grad_form(80 * 56) == 'batched_channels_last'
+    assert cpu_forms.cpu_weight_grad_form(30 * 26) == 'batched'
+    assert cpu_forms.cpu_weight_grad_form(7 * 7) == 'channels_last'
+    assert cpu_forms.cpu_weight_grad_form(3 * 2) == 'channels_last'
+    assert cpu_forms.cpu_weight_grad_form(1) == 'channels_last'
+    assert calls == [56, 28, 7]  # each stage's size timed once
+    (entry, ) = json.loads(cache.read_text()).values()
+    assert entry['dw7x7-weight-grad-28x28']['form'] == 'batched'
+
+    # a later process reads the choice instead of timing again
+    monkeypatch.setattr(cpu_forms, '_decided', {})
+    assert cpu_forms.cpu_weight_grad_form(28 * 28) == 'batched'
+    assert calls == [56, 28, 7]
+
+
+def test_weight_grad_form_environment_overrides_and_rejects_unknown(
+        cache, monkeypatch):
+    monkeypatch.setattr(cpu_forms, 'time_weight_grad_forms',
+                        lambda *args: pytest.fail('timed despite override'))
+    monkeypatch.setenv(cpu_forms.DW_ENV, 'batched')
+    assert cpu_forms.cpu_weight_grad_form(14 * 14) == 'batched'
+    monkeypatch.setenv(cpu_forms.DW_ENV, 'fastest')
+    with pytest.raises(ValueError, match='HORNET_MM_CPU_DW_WGRAD'):
+        cpu_forms.cpu_weight_grad_form(14 * 14)
+
+
+def test_weight_grad_real_timing_times_every_form():
+    times = cpu_forms.time_weight_grad_forms(8, 7, rounds=1, batch=1)
+    assert set(times) == set(cpu_forms.WEIGHT_GRAD_FORMS)
+    assert all(t > 0 for t in times.values())

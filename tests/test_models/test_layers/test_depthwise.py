@@ -1,11 +1,68 @@
 """depthwise_conv2d: the depthwise convolution of the fused gnConv, with
-its weight gradient computed channels-last on the CPU, against PyTorch's
-own convolution and its autograd."""
+its weight gradient computed apart on the CPU (three forms), against
+PyTorch's own convolution and its autograd, and the weight gradient against
+its definition written out as sums of shifted products."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from hornet_mm.models.layers.depthwise import depthwise_conv2d
+from hornet_mm.models.layers import cpu_forms
+from hornet_mm.models.layers.depthwise import (WEIGHT_GRAD_FORMS,
+                                               depthwise_conv2d,
+                                               depthwise_weight_grad)
+
+
+@pytest.fixture(params=WEIGHT_GRAD_FORMS)
+def form(request, monkeypatch):
+    """Each weight-gradient form in turn, forced through the environment."""
+    monkeypatch.setenv(cpu_forms.DW_ENV, request.param)
+    return request.param
+
+
+def _weight_grad_by_definition(x, grad, kh, kw, ph, pw):
+    """dW[c, i, j] = sum over n, h, w of x_pad[n, c, h + i, w + j] *
+    grad[n, c, h, w], in float64."""
+    xp = F.pad(x.double(), (pw, pw, ph, ph))
+    g = grad.double()
+    out = torch.zeros(x.shape[1], 1, kh, kw, dtype=torch.float64)
+    for i in range(kh):
+        for j in range(kw):
+            window = xp[:, :, i:i + g.shape[2], j:j + g.shape[3]]
+            out[:, 0, i, j] = (window * g).sum((0, 2, 3))
+    return out
+
+
+@pytest.mark.parametrize('name', WEIGHT_GRAD_FORMS)
+@pytest.mark.parametrize(
+    'shape,kernel,padding,channels_last,dtype',
+    [((3, 6, 14, 14), (7, 7), (3, 3), True, torch.float32),
+     ((2, 5, 9, 13), (7, 7), (3, 3), False, torch.float32),
+     ((2, 4, 10, 8), (3, 5), (1, 2), True, torch.float32),
+     ((2, 4, 11, 7), (5, 3), (0, 1), False, torch.float32),
+     ((2, 6, 14, 14), (7, 7), (3, 3), True, torch.bfloat16)])
+def test_weight_grad_forms_equal_the_definition(name, shape, kernel, padding,
+                                                channels_last, dtype):
+    gen = torch.Generator().manual_seed(0)
+    kh, kw = kernel
+    ph, pw = padding
+    out_size = (shape[2] + 2 * ph - kh + 1, shape[3] + 2 * pw - kw + 1)
+    x = torch.randn(*shape, generator=gen).to(dtype)
+    grad = torch.randn(shape[0], shape[1], *out_size, generator=gen).to(dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        grad = grad.contiguous(memory_format=torch.channels_last)
+    expected = _weight_grad_by_definition(x, grad, kh, kw, ph, pw)
+    got = depthwise_weight_grad(x, grad, (shape[1], 1, kh, kw), padding, name)
+    assert got.dtype == torch.float32 and got.shape == expected.shape
+    # the products of the same (bfloat16) values, summed in float32
+    torch.testing.assert_close(
+        got.double(), expected, rtol=1e-5, atol=1e-5 * expected.abs().max())
+
+
+def test_an_unknown_weight_grad_form_is_refused():
+    x = torch.randn(1, 2, 5, 5)
+    with pytest.raises(ValueError, match="'rows'.*channels_last"):
+        depthwise_weight_grad(x, x, (2, 1, 3, 3), (1, 1), 'rows')
 
 
 def _inputs(channels, size, kernel, bias=True, seed=0):
@@ -30,7 +87,7 @@ def _grads(fn, x, weight, bias, probe):
                          [(8, (14, 14), 7, True), (5, (9, 13), 7, False),
                           (12, (20, 16), 3, True)])
 def test_float32_values_and_gradients_equal_conv2d(channels, size, kernel,
-                                                   bias):
+                                                   bias, form):
     x, weight, b, probe = _inputs(channels, size, kernel, bias)
     pad = (kernel // 2, kernel // 2)
 
@@ -50,7 +107,7 @@ def test_float32_values_and_gradients_equal_conv2d(channels, size, kernel,
         torch.testing.assert_close(grad, exp, rtol=1e-5, atol=1e-5 * scale)
 
 
-def test_bfloat16_autocast_matches_autocast_conv2d():
+def test_bfloat16_autocast_matches_autocast_conv2d(form):
     x, weight, b, probe = _inputs(16, (14, 14), 7)
     pad = (3, 3)
 
