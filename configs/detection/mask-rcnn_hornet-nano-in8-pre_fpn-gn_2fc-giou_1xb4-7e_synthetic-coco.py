@@ -13,9 +13,8 @@
 # against 0.193 after 8 epochs), a fixed 2x2 sampling grid per RoIAlign bin,
 # 64 sampled RoIs per image, images at most 320 x 224, lr 3e-3 (the
 # pretrained backbone's 9e-4), 7 epochs. With the backbone pretrained for 45
-# epochs (top-1 92.0) it reached bbox mAP 0.316 / 0.331 / 0.338 (seeds 0-2)
-# here; 0.361-0.375 after 10 epochs; 11 epochs from a 15-epoch pretraining
-# (top-1 70.0): 0.236-0.319.
+# epochs (top-1 94.0) it reaches bbox mAP 0.305 / 0.309 / 0.311 (seeds 0-2)
+# on 2 CPU cores (README, the main job: how the schedules were chosen).
 _base_ = ['./mask-rcnn_hornet-nano_fpn_1xb4-12e_synthetic-coco.py']
 
 norm_cfg = dict(type='GN', num_groups=16, requires_grad=True)
