@@ -21,9 +21,10 @@ its inputs from its own generator and leaves the global random state alone.
 
 The depthwise 7x7 weight gradient of training (:mod:`.depthwise`) has three
 forms of its own; :func:`cpu_weight_grad_form` times them the same way on the
-depthwise shapes of HorNet-T's four stages (batch 4, float32, about a second
-once per machine) and uses, for a map of any size, the form that was fastest
-at the nearest of those four map sizes.
+depthwise shapes of HorNet-T's four stages at 224 x 224 (batch 4) and on a
+first-stage map of a detector at 800 x 1333 (200 x 336, timed as 256 x 256,
+batch 1), in float32, a few seconds once per machine, and uses, for a map of
+any size, the form that was fastest at the nearest of those five map sizes.
 
 ``HORNET_MM_CPU_MLP=conv`` or ``linear`` skips the MLP timing and
 ``HORNET_MM_CPU_DW_WGRAD=channels_last|batched|batched_channels_last`` the
@@ -60,8 +61,11 @@ CACHE_FILE = 'cpu_forms.json'
 # HorNet-T's MLP: (channels, feature size at 224, blocks in the stage)
 _STAGES = ((64, 56, 2), (128, 28, 3), (256, 14, 18), (512, 7, 2))
 
-# HorNet-T's gnConv depthwise mixers: (channels, feature size at 224)
-_DW_STAGES = ((96, 56), (224, 28), (480, 14), (992, 7))
+# HorNet-T's gnConv depthwise mixers: (channels, feature size, batch) at
+# 224, and a first-stage map at 800 x 1333 (the batched forms were the
+# fastest at 224 on an AMD EPYC, the channels-last form at 200 x 336)
+_DW_STAGES = ((96, 256, 1), (96, 56, 4), (224, 28, 4), (480, 14, 4), (992, 7,
+                                                                      4))
 DW_ENV = 'HORNET_MM_CPU_DW_WGRAD'
 
 _decided: Dict[Tuple[str, str], str] = {}
@@ -288,8 +292,9 @@ def time_weight_grad_forms(channels: int,
 def cpu_weight_grad_form(map_size: int) -> str:
     """The :data:`~.depthwise.WEIGHT_GRAD_FORMS` entry the depthwise weight
     gradient uses for maps of ``map_size`` (``H * W``) pixels on this CPU:
-    the one timed fastest at the nearest (in ratio) of HorNet-T's four map
-    sizes, timed once per machine and cached with the MLP's choice.
+    the one timed fastest at the nearest (in ratio) of five map sizes of
+    HorNet-T (see the module's description), timed once per machine and
+    cached with the MLP's choice.
 
     Example:
         >>> cpu_weight_grad_form(14 * 14) in WEIGHT_GRAD_FORMS
@@ -301,7 +306,7 @@ def cpu_weight_grad_form(map_size: int) -> str:
     if setting not in ('', 'auto'):
         raise ValueError(f'{DW_ENV}={setting!r}: expected one of '
                          f"{', '.join(WEIGHT_GRAD_FORMS)} or auto")
-    channels, size = min(
+    channels, size, batch = min(
         _DW_STAGES,
         key=lambda stage: abs(math.log(max(map_size, 1) / stage[1]**2)))
     case = f'dw7x7-weight-grad-{size}x{size}'
@@ -313,7 +318,7 @@ def cpu_weight_grad_form(map_size: int) -> str:
     entry = _read_cache(path).get(memo[0], {}).get(case, {})
     form = entry.get('form') if isinstance(entry, dict) else None
     if form not in WEIGHT_GRAD_FORMS:
-        times = time_weight_grad_forms(channels, size)
+        times = time_weight_grad_forms(channels, size, batch=batch)
         form = min(times, key=times.get)
         _write_cache(path, memo[0], case, form, times)
     _decided[memo] = form

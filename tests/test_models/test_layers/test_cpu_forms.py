@@ -197,10 +197,15 @@ def test_timing_runs_in_the_callers_precision_and_thread_count():
 def test_weight_grad_form_follows_the_nearest_stage_and_is_kept(
         cache, monkeypatch):
     calls = []
-    fastest = {56: 'batched_channels_last', 28: 'batched', 14: 'batched',
-               7: 'channels_last'}  # yapf: disable
+    fastest = {
+        256: 'channels_last',
+        56: 'batched_channels_last',
+        28: 'batched',
+        14: 'batched',
+        7: 'channels_last'
+    }
 
-    def fake_timing(channels, size):
+    def fake_timing(channels, size, batch):
         calls.append(size)
         times = dict(channels_last=0.3, batched=0.3, batched_channels_last=0.3)
         times[fastest[size]] = 0.1
@@ -209,18 +214,19 @@ def test_weight_grad_form_follows_the_nearest_stage_and_is_kept(
     monkeypatch.setattr(cpu_forms, 'time_weight_grad_forms', fake_timing)
     assert cpu_forms.cpu_weight_grad_form(56 * 56) == 'batched_channels_last'
     assert cpu_forms.cpu_weight_grad_form(80 * 56) == 'batched_channels_last'
+    assert cpu_forms.cpu_weight_grad_form(200 * 336) == 'channels_last'
     assert cpu_forms.cpu_weight_grad_form(30 * 26) == 'batched'
     assert cpu_forms.cpu_weight_grad_form(7 * 7) == 'channels_last'
     assert cpu_forms.cpu_weight_grad_form(3 * 2) == 'channels_last'
     assert cpu_forms.cpu_weight_grad_form(1) == 'channels_last'
-    assert calls == [56, 28, 7]  # each stage's size timed once
+    assert calls == [56, 256, 28, 7]  # each stage's size timed once
     (entry, ) = json.loads(cache.read_text()).values()
     assert entry['dw7x7-weight-grad-28x28']['form'] == 'batched'
 
     # a later process reads the choice instead of timing again
     monkeypatch.setattr(cpu_forms, '_decided', {})
     assert cpu_forms.cpu_weight_grad_form(28 * 28) == 'batched'
-    assert calls == [56, 28, 7]
+    assert calls == [56, 256, 28, 7]
 
 
 def test_weight_grad_form_environment_overrides_and_rejects_unknown(
