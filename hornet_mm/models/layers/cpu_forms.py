@@ -237,16 +237,34 @@ def cpu_mlp_form(x: torch.Tensor) -> str:
         >>> cpu_mlp_form(torch.rand(1, 8, 4, 4)) in CPU_MLP_FORMS
         True
     """
-    setting = os.environ.get(ENV, 'auto').strip().lower()
-    if setting in CPU_MLP_FORMS:
-        return setting
-    if setting not in ('', 'auto'):
-        raise ValueError(f'{ENV}={setting!r}: expected one of '
-                         f"{', '.join(CPU_MLP_FORMS)} or auto")
+    forced = _forced_form(ENV, CPU_MLP_FORMS)
+    if forced is not None:
+        return forced
     train = torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
     dtype = _compute_dtype(x)
     precision = str(dtype).replace('torch.', '')
-    case = f"{precision}-{'train' if train else 'infer'}"
+    return _decide(f"{precision}-{'train' if train else 'infer'}",
+                   CPU_MLP_FORMS,
+                   lambda: time_mlp_forms(train, precision=dtype))
+
+
+def _forced_form(env: str, forms: Tuple[str, ...]) -> Optional[str]:
+    """The form the environment variable ``env`` forces, or ``None`` for
+    ``auto`` (or unset); anything else is an error naming the choices."""
+    setting = os.environ.get(env, 'auto').strip().lower()
+    if setting in forms:
+        return setting
+    if setting not in ('', 'auto'):
+        raise ValueError(f'{env}={setting!r}: expected one of '
+                         f"{', '.join(forms)} or auto")
+    return None
+
+
+def _decide(case: str, forms: Tuple[str, ...],
+            timing: Callable[[], Dict[str, float]]) -> str:
+    """This machine's choice among ``forms`` for ``case``: remembered in the
+    process, else read from the cache file, else the fastest of
+    ``timing()``, which is then written to the cache."""
     memo = (machine_key(), case)
     form = _decided.get(memo)
     if form is not None:
@@ -254,8 +272,8 @@ def cpu_mlp_form(x: torch.Tensor) -> str:
     path = _cache_path()
     entry = _read_cache(path).get(memo[0], {}).get(case, {})
     form = entry.get('form') if isinstance(entry, dict) else None
-    if form not in CPU_MLP_FORMS:
-        times = time_mlp_forms(train, precision=dtype)
+    if form not in forms:
+        times = timing()
         form = min(times, key=times.get)
         _write_cache(path, memo[0], case, form, times)
     _decided[memo] = form
@@ -300,26 +318,11 @@ def cpu_weight_grad_form(map_size: int) -> str:
         >>> cpu_weight_grad_form(14 * 14) in WEIGHT_GRAD_FORMS
         True
     """
-    setting = os.environ.get(DW_ENV, 'auto').strip().lower()
-    if setting in WEIGHT_GRAD_FORMS:
-        return setting
-    if setting not in ('', 'auto'):
-        raise ValueError(f'{DW_ENV}={setting!r}: expected one of '
-                         f"{', '.join(WEIGHT_GRAD_FORMS)} or auto")
+    forced = _forced_form(DW_ENV, WEIGHT_GRAD_FORMS)
+    if forced is not None:
+        return forced
     channels, size, batch = min(
         _DW_STAGES,
         key=lambda stage: abs(math.log(max(map_size, 1) / stage[1]**2)))
-    case = f'dw7x7-weight-grad-{size}x{size}'
-    memo = (machine_key(), case)
-    form = _decided.get(memo)
-    if form is not None:
-        return form
-    path = _cache_path()
-    entry = _read_cache(path).get(memo[0], {}).get(case, {})
-    form = entry.get('form') if isinstance(entry, dict) else None
-    if form not in WEIGHT_GRAD_FORMS:
-        times = time_weight_grad_forms(channels, size, batch=batch)
-        form = min(times, key=times.get)
-        _write_cache(path, memo[0], case, form, times)
-    _decided[memo] = form
-    return form
+    return _decide(f'dw7x7-weight-grad-{size}x{size}', WEIGHT_GRAD_FORMS,
+                   lambda: time_weight_grad_forms(channels, size, batch=batch))
